@@ -1,0 +1,5 @@
+import sys
+
+from face_affect.cli import main
+
+sys.exit(main())

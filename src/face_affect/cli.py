@@ -1,0 +1,113 @@
+"""Command line: ``python -m face_affect image PATH... [--json] [--annotate DIR]`` and ``video SOURCE``.
+
+``image`` prints one JSON object per image (JSON lines). A file that cannot be read
+is named on stderr, the others are still processed, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+
+from face_affect.classifier import ModelError
+from face_affect.config import load_config
+from face_affect.drawing import draw_results
+from face_affect.pipeline import FaceAffectPipeline
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m face_affect", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="a config/*.yaml file (default: built-in defaults)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    image = commands.add_parser("image", help="classify the faces in image files or folders")
+    image.add_argument("paths", nargs="+", type=Path)
+    image.add_argument("--json", action="store_true", help="JSON lines on stdout (the default output)")
+    image.add_argument("--annotate", type=Path, metavar="DIR", help="write annotated copies here")
+    video = commands.add_parser("video", help="classify the faces in a video file or camera")
+    video.add_argument("source", help="a video file, or a camera index such as 0")
+    video.add_argument("--output", type=Path, help="write the annotated video here")
+    video.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: all)")
+    return parser.parse_args(argv)
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given; folders replaced by the image files inside them, sorted."""
+    expanded: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            expanded.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            expanded.append(path)
+    return expanded
+
+
+def run_images(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> int:
+    failures = 0
+    if arguments.annotate:
+        arguments.annotate.mkdir(parents=True, exist_ok=True)
+    for path in expand_paths(arguments.paths):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
+        if image is None:
+            reason = "not found" if not path.exists() else "not a readable image"
+            print(f"face_affect: {path}: {reason}", file=sys.stderr)
+            failures += 1
+            continue
+        results = pipeline.process(image)
+        record = {
+            "image": str(path),
+            "width": image.shape[1],
+            "height": image.shape[0],
+            "faces": [result.to_json() for result in results],
+        }
+        print(json.dumps(record), flush=True)
+        if arguments.annotate:
+            cv2.imwrite(str(arguments.annotate / f"{path.stem}_annotated.jpg"), draw_results(image, results))
+    return 1 if failures else 0
+
+
+def run_video(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> int:
+    source = int(arguments.source) if arguments.source.isdigit() else arguments.source
+    capture = cv2.VideoCapture(source)
+    if not capture.isOpened():
+        print(f"face_affect: {arguments.source}: cannot open video source", file=sys.stderr)
+        return 1
+    writer = None
+    frame_index = 0
+    try:
+        while arguments.max_frames <= 0 or frame_index < arguments.max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            results = pipeline.process(frame)
+            print(json.dumps({"frame": frame_index, "faces": [r.to_json() for r in results]}), flush=True)
+            if arguments.output:
+                if writer is None:
+                    fps = capture.get(cv2.CAP_PROP_FPS) or 15.0
+                    fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+                    size = (frame.shape[1], frame.shape[0])
+                    writer = cv2.VideoWriter(str(arguments.output), fourcc, fps, size)
+                writer.write(draw_results(frame, results))
+            frame_index += 1
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
+    try:
+        pipeline = FaceAffectPipeline.from_config(load_config(arguments.config))
+    except (ModelError, FileNotFoundError, ValueError) as error:
+        print(f"face_affect: {error}", file=sys.stderr)
+        return 2
+    if arguments.command == "image":
+        return run_images(pipeline, arguments)
+    return run_video(pipeline, arguments)

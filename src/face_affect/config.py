@@ -1,0 +1,39 @@
+"""Parameters: the defaults below, overridden by a flat YAML file such as ``config/default.yaml``.
+
+The README's parameter table documents every key; the ROS nodes read the same keys
+from their private namespace.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+MODELS_DIRECTORY = PACKAGE_ROOT / "models"
+
+DEFAULTS: dict[str, Any] = {
+    "detector": "haar",
+    "haar_scale_factor": 1.1,
+    "haar_min_neighbors": 5,
+    "min_face_size": 40,
+    "detection_width": 640,
+    "gender_model": str(MODELS_DIRECTORY / "gender_mini_xception.onnx"),
+    "emotion_model": str(MODELS_DIRECTORY / "emotion_mini_xception.onnx"),
+    "onnx_threads": 1,
+}
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The defaults, then the keys of the YAML file at ``path``, then ``overrides``."""
+    config = dict(DEFAULTS)
+    if path is not None:
+        with open(path) as stream:
+            loaded = yaml.safe_load(stream) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of parameter names to values")
+        config.update(loaded)
+    config.update(overrides or {})
+    return config

@@ -1,0 +1,114 @@
+"""Frame in, faces with gender and emotion out: detection, cropping and both classifiers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from face_affect.classifier import OnnxClassifier
+from face_affect.config import load_config
+from face_affect.detection import FaceBox, FaceDetector, create_detector
+from face_affect.preprocessing import crop_face, enclosing_margin, recrop, to_grey
+
+
+@dataclass
+class Attribute:
+    """One classifier's answer for one face."""
+
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+
+    @classmethod
+    def from_probabilities(cls, probabilities: np.ndarray, labels: tuple[str, ...]) -> Attribute:
+        best = int(np.argmax(probabilities))
+        return cls(
+            label=labels[best],
+            confidence=float(probabilities[best]),
+            probabilities={label: float(p) for label, p in zip(labels, probabilities)},
+        )
+
+
+@dataclass
+class FaceResult:
+    box: FaceBox
+    gender: Attribute
+    emotion: Attribute
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's and demo's JSON schema for one face."""
+        return {
+            "box": self.box.as_list(),
+            "score": self.box.score,
+            "gender": self.gender.label,
+            "gender_confidence": self.gender.confidence,
+            "gender_probabilities": self.gender.probabilities,
+            "emotion": self.emotion.label,
+            "emotion_confidence": self.emotion.confidence,
+            "emotion_probabilities": self.emotion.probabilities,
+        }
+
+
+class FaceAffectPipeline:
+    def __init__(self, detector: FaceDetector, gender: OnnxClassifier, emotion: OnnxClassifier) -> None:
+        self.detector = detector
+        self.gender = gender
+        self.emotion = emotion
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None = None) -> FaceAffectPipeline:
+        """Builds from a parameter dict (keys of ``config/default.yaml``; missing keys take defaults)."""
+        config = load_config(overrides=config)
+        threads = int(config["onnx_threads"])
+        return cls(
+            detector=create_detector(config),
+            gender=OnnxClassifier(config["gender_model"], threads, expected_task="gender"),
+            emotion=OnnxClassifier(config["emotion_model"], threads, expected_task="emotion"),
+        )
+
+    @property
+    def crop_margin(self) -> float:
+        """A uniform margin enclosing both classifiers' framings: the crops the detector sends."""
+        return enclosing_margin([self.gender.crop_margin, self.emotion.crop_margin])
+
+    @property
+    def gender_labels(self) -> tuple[str, ...]:
+        return self.gender.labels
+
+    @property
+    def emotion_labels(self) -> tuple[str, ...]:
+        return self.emotion.labels
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        return self.detector.detect(image)
+
+    def classify(self, image: np.ndarray, boxes: list[FaceBox]) -> list[FaceResult]:
+        """Classifies the faces at ``boxes`` in a BGR or grey frame."""
+        grey = to_grey(image)
+        crops = [crop_face(grey, box, self.crop_margin) for box in boxes]
+        return self.classify_crops(crops, boxes, self.crop_margin)
+
+    def classify_crops(self, crops: list[np.ndarray], boxes: list[FaceBox], crop_margin: float) -> list[FaceResult]:
+        """Classifies grey crops made at ``crop_margin`` around ``boxes``, each model at its own margin."""
+        if len(crops) != len(boxes):
+            raise ValueError(f"{len(crops)} crops for {len(boxes)} boxes")
+        per_model = {}
+        for classifier in (self.gender, self.emotion):
+            model_crops = [
+                recrop(crop, box.width, box.height, crop_margin, classifier.crop_margin)
+                for crop, box in zip(crops, boxes)
+            ]
+            per_model[classifier.task] = classifier.predict(model_crops)
+        return [
+            FaceResult(
+                box=box,
+                gender=Attribute.from_probabilities(per_model["gender"][index], self.gender.labels),
+                emotion=Attribute.from_probabilities(per_model["emotion"][index], self.emotion.labels),
+            )
+            for index, box in enumerate(boxes)
+        ]
+
+    def process(self, image: np.ndarray) -> list[FaceResult]:
+        return self.classify(image, self.detect(image))

@@ -1,0 +1,108 @@
+"""``python -m face_affect.training train emotion --data ../shared/data/fer2013.npz``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+# oneDNN's AVX-512 kernels can crash on odd batch sizes on these CPUs; must be set before torch loads.
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+
+from face_affect.config import PACKAGE_ROOT  # noqa: E402
+from face_affect.training.datasets import LabelledSplits, load_dataset  # noqa: E402
+from face_affect.training.release import evaluate_model, export_checkpoint, set_metadata, write_report  # noqa: E402
+from face_affect.training.train import DEFAULT_RUNS_DIRECTORY, TrainingConfig, train  # noqa: E402
+
+TASK_DATA = {"emotion": "fer2013.npz", "gender": "gender_utkface.npz"}
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m face_affect.training")
+    commands = parser.add_subparsers(dest="command", required=True)
+    train_parser = commands.add_parser("train", help="train from scratch (or resume), then export")
+    train_parser.add_argument("task", choices=sorted(TASK_DATA))
+    train_parser.add_argument("--data", required=True, help="npz archive, fer2013.csv or UTKFace folder")
+    train_parser.add_argument("--architecture", default="mini_xception")
+    train_parser.add_argument("--epochs", type=int, default=TrainingConfig.epochs)
+    train_parser.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size)
+    train_parser.add_argument("--learning-rate", type=float, default=TrainingConfig.learning_rate)
+    train_parser.add_argument("--schedule", choices=("plateau", "cosine"), default=TrainingConfig.schedule)
+    train_parser.add_argument("--label-smoothing", type=float, default=TrainingConfig.label_smoothing)
+    train_parser.add_argument("--seed", type=int, default=TrainingConfig.seed)
+    train_parser.add_argument("--threads", type=int, default=TrainingConfig.threads)
+    train_parser.add_argument("--run-directory", type=Path, help="checkpoints and log (outside the repo)")
+    train_parser.add_argument("--output", type=Path, help="ONNX file to write (default models/<task>_<arch>.onnx)")
+    export_parser = commands.add_parser("export", help="export a checkpoint, then evaluate the ONNX file")
+    export_parser.add_argument("task", choices=sorted(TASK_DATA))
+    export_parser.add_argument("--data", required=True)
+    export_parser.add_argument("--checkpoint", type=Path, required=True)
+    export_parser.add_argument("--architecture", default="mini_xception")
+    export_parser.add_argument("--training-command", default="", help="recorded in the model's metadata")
+    export_parser.add_argument("--output", type=Path)
+    evaluate_parser = commands.add_parser("evaluate", help="evaluate an ONNX model on a data split")
+    evaluate_parser.add_argument("model", type=Path)
+    evaluate_parser.add_argument("--data", required=True)
+    evaluate_parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    return parser.parse_args(argv)
+
+
+def default_output(task: str, architecture: str) -> Path:
+    return PACKAGE_ROOT / "models" / f"{task}_{architecture}.onnx"
+
+
+def export_and_report(
+    task: str, architecture: str, checkpoint: Path, data: LabelledSplits, output: Path, command: str
+) -> None:
+    """Exports, evaluates the ONNX file on the test split, writes docs/ and the test accuracy."""
+    export_checkpoint(task, architecture, checkpoint, data, output, command)
+    report = evaluate_model(output, data)
+    set_metadata(output, {"test_accuracy": report["whole_image"]["accuracy"]})
+    stem = output.stem
+    path = write_report(report, PACKAGE_ROOT / "docs", stem, f"{stem}: test accuracy {report['whole_image']['accuracy']:.3f}")
+    logging.info("wrote %s and %s; report %s", output, path, json.dumps({k: v for k, v in report.items() if k != "whole_image"}))
+    logging.info("whole-image test accuracy %.4f", report["whole_image"]["accuracy"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    arguments = parse_arguments(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if arguments.command == "evaluate":
+        report = evaluate_model(arguments.model, load_dataset(arguments.data), arguments.split)
+        report.pop("_evaluation")
+        print(json.dumps(report, indent=2))
+        return 0
+    if arguments.command == "export":
+        output = arguments.output or default_output(arguments.task, arguments.architecture)
+        data = load_dataset(arguments.data)
+        export_and_report(
+            arguments.task, arguments.architecture, arguments.checkpoint, data, output, arguments.training_command
+        )
+        return 0
+    name = f"{arguments.task}_{arguments.architecture}"
+    run_directory = arguments.run_directory or DEFAULT_RUNS_DIRECTORY / name
+    config = TrainingConfig(
+        architecture=arguments.architecture,
+        epochs=arguments.epochs,
+        batch_size=arguments.batch_size,
+        learning_rate=arguments.learning_rate,
+        schedule=arguments.schedule,
+        label_smoothing=arguments.label_smoothing,
+        seed=arguments.seed,
+        threads=arguments.threads,
+    )
+    data = load_dataset(arguments.data)
+    best_checkpoint = train(data, config, run_directory)
+    command = "python -m face_affect.training " + shlex.join(argv)
+    output = arguments.output or default_output(arguments.task, arguments.architecture)
+    export_and_report(arguments.task, arguments.architecture, best_checkpoint, data, output, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Export a trained network to the self-describing ONNX contract of ``face_affect.classifier``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from face_affect.preprocessing import Margins
+from face_affect.training.graph import NORMALIZATION, InferenceGraph
+
+OPSET = 17
+
+
+def export_onnx(
+    network: torch.nn.Module,
+    path: Path,
+    input_size: tuple[int, int],
+    metadata: dict[str, object],
+) -> None:
+    """Writes ``path``: raw-pixel input ``[N, 1, H, W]``, probabilities out, metadata as strings.
+
+    ``metadata`` must hold at least ``task``, ``labels`` and ``crop_margin``; lists and
+    numbers are stored as JSON.
+    """
+    width, height = input_size
+    graph = InferenceGraph(network).eval()
+    example = torch.full((1, 1, height, width), 128.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        graph,
+        (example,),
+        str(path),
+        input_names=["pixels"],
+        output_names=["probabilities"],
+        dynamic_axes={"pixels": {0: "batch"}, "probabilities": {0: "batch"}},
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    model = onnx.load(str(path))
+    properties = {
+        "input_color": "grey",
+        "input_size": [width, height],
+        "normalization": NORMALIZATION,
+        **metadata,
+    }
+    del model.metadata_props[:]
+    for key, value in properties.items():
+        entry = model.metadata_props.add()
+        entry.key = key
+        entry.value = value if isinstance(value, str) else json.dumps(value)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def torch_probabilities(network: torch.nn.Module, batch: np.ndarray) -> np.ndarray:
+    """The reference the ONNX file must match: the same graph run in torch."""
+    with torch.no_grad():
+        return InferenceGraph(network).eval()(torch.from_numpy(batch)).numpy()
+
+
+def load_checkpoint(network: torch.nn.Module, checkpoint: Path) -> torch.nn.Module:
+    state = torch.load(checkpoint, weights_only=False)
+    network.load_state_dict(state["network"])
+    return network.eval().to(memory_format=torch.contiguous_format)
+
+
+def describe_margins(margins: Margins) -> list[float]:
+    return [round(float(side), 3) for side in margins]

@@ -1,0 +1,81 @@
+"""mini-Xception (Arriaga, Valdenegro-Toro and Ploger, 2017, Sec. 3 and Fig. 4).
+
+Two plain 3x3 convolutions, then residual modules of depth-wise separable
+convolutions whose widths double, then a 3x3 convolution to one map per class and
+global average pooling. No fully connected layer: that is why the model has about
+57k parameters at 48x48 with 7 classes.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+RESIDUAL_WIDTHS = (16, 32, 64, 128)
+STEM_WIDTH = 8
+
+
+class SeparableConv2d(nn.Sequential):
+    """A 3x3 depth-wise convolution followed by a 1x1 point-wise one (no biases: BN follows)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels, bias=False),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+        )
+
+
+class ResidualSeparableModule(nn.Module):
+    """Halves the resolution: two separable convolutions and a max-pool, plus a strided 1x1 shortcut."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.shortcut = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, stride=2, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+        self.body = nn.Sequential(
+            SeparableConv2d(in_channels, out_channels),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+            SeparableConv2d(out_channels, out_channels),
+            nn.BatchNorm2d(out_channels),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x) + self.shortcut(x)
+
+
+def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    """An unpadded 3x3 convolution, batch norm and ReLU, as in the paper's stem."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(),
+    )
+
+
+class MiniXception(nn.Module):
+    """Returns class logits; softmax and input normalisation are added at export."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 1,
+        residual_widths: tuple[int, ...] = RESIDUAL_WIDTHS,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [
+            conv_bn_relu(in_channels, STEM_WIDTH),
+            conv_bn_relu(STEM_WIDTH, STEM_WIDTH),
+        ]
+        width = STEM_WIDTH
+        for next_width in residual_widths:
+            layers.append(ResidualSeparableModule(width, next_width))
+            width = next_width
+        layers.append(nn.Conv2d(width, num_classes, 3, padding=1))
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pool(self.features(x)).flatten(1)

@@ -1,0 +1,111 @@
+"""From a trained checkpoint to a committed model: export, measure, record the figures.
+
+Every number in ``models/MODEL_CARD.md`` comes from :func:`evaluate_model`, run on the
+exported ONNX file through the runtime classifier, so the card describes the file
+that ships, not the torch model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from face_affect.classifier import OnnxClassifier
+from face_affect.preprocessing import crop_face
+from face_affect.training.datasets import LabelledSplits
+from face_affect.training.evaluation import accuracy_by_group, evaluate, write_confusion_image
+from face_affect.training.export import export_onnx, load_checkpoint
+from face_affect.training.framing import detect_in_crops, framing_margins
+from face_affect.training.graph import build_network
+
+DATASET_NAMES = {"emotion": "FER-2013", "gender": "UTKFace (gender_utkface.npz, 64x64)"}
+UTKFACE_RACES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Others"}
+AGE_BANDS = ((13, 19), (20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 200))
+
+
+def export_checkpoint(
+    task: str, architecture: str, checkpoint: Path, data: LabelledSplits, output: Path, command: str
+) -> None:
+    """Exports with the crop margins measured on the validation split (never the test split)."""
+    network = load_checkpoint(build_network(architecture, len(data.class_names)), checkpoint)
+    validation = data.images["val"]
+    margins = framing_margins(validation, detect_in_crops(validation))
+    height, width = validation.shape[1:3]
+    export_onnx(
+        network,
+        output,
+        input_size=(width, height),
+        metadata={
+            "task": task,
+            "labels": list(data.class_names),
+            "crop_margin": list(margins),
+            "architecture": architecture,
+            "dataset": DATASET_NAMES.get(task, task),
+            "training_command": command,
+        },
+    )
+
+
+def set_metadata(path: Path, values: dict[str, object]) -> None:
+    model = onnx.load(str(path))
+    existing = {entry.key: entry for entry in model.metadata_props}
+    for key, value in values.items():
+        entry = existing.get(key) or model.metadata_props.add()
+        entry.key = key
+        entry.value = value if isinstance(value, str) else json.dumps(value)
+    onnx.save(model, str(path))
+
+
+def age_band_codes(ages: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    codes = np.full(len(ages), -1)
+    names = {}
+    for index, (low, high) in enumerate(AGE_BANDS):
+        codes[(ages >= low) & (ages <= high)] = index
+        names[index] = f"{low}-{high}" if high < 200 else f"{low}+"
+    return codes, names
+
+
+def evaluate_model(model_path: Path, data: LabelledSplits, split: str = "test", limit: int = 0) -> dict:
+    """Accuracy of the ONNX file on whole images and on detector-produced crops of ``split``."""
+    classifier = OnnxClassifier(model_path)
+    images, labels = data.images[split], data.labels[split]
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    batch = images[:, None].astype(np.float32)
+    probabilities = np.concatenate([classifier.predict_batch(batch[i : i + 512]) for i in range(0, len(batch), 512)])
+    whole = evaluate(probabilities, labels, classifier.labels)
+    report: dict[str, object] = {"model": model_path.name, "split": split, "whole_image": whole.as_dict()}
+
+    detected = detect_in_crops(images)
+    found = [index for index, box in enumerate(detected.boxes) if box is not None]
+    crops = [crop_face(images[index], detected.boxes[index], classifier.crop_margin) for index in found]
+    crop_probabilities = classifier.predict(crops)
+    on_crops = evaluate(crop_probabilities, labels[found], classifier.labels)
+    report["detector_crops"] = {
+        "detection_rate": round(detected.detection_rate, 4),
+        "crop_margin": list(classifier.crop_margin),
+        **on_crops.as_dict(),
+    }
+    extra = data.extra.get(split, {})
+    if "race" in extra:
+        races = extra["race"][: len(labels)]
+        report["accuracy_by_race"] = accuracy_by_group(probabilities, labels, races, UTKFACE_RACES)
+        codes, names = age_band_codes(extra["age"][: len(labels)])
+        report["accuracy_by_age"] = accuracy_by_group(probabilities, labels, codes, names)
+        worst = min(report["accuracy_by_race"].items(), key=lambda item: item[1]["accuracy"])
+        report["worst_race_group"] = worst[0]
+    report["_evaluation"] = whole
+    return report
+
+
+def write_report(report: dict, docs_directory: Path, stem: str, title: str) -> Path:
+    """Writes ``<stem>.json`` and ``<stem>_confusion.png`` under ``docs_directory``."""
+    docs_directory.mkdir(parents=True, exist_ok=True)
+    evaluation = report.pop("_evaluation")
+    write_confusion_image(evaluation, docs_directory / f"{stem}_confusion.png", title)
+    path = docs_directory / f"{stem}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path

@@ -1,0 +1,150 @@
+"""Training loop: the paper's recipe, seeded, logged per epoch, checkpointed and resumable.
+
+Selection uses the validation split only; the test split is never looked at here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as functional
+
+from face_affect.training.augmentation import AugmentationRanges, random_affine
+from face_affect.training.datasets import LabelledSplits
+from face_affect.training.graph import build_network, normalise
+
+LOGGER = logging.getLogger(__name__)
+DEFAULT_RUNS_DIRECTORY = Path.home() / ".cache" / "face_affect" / "runs"
+
+
+@dataclass
+class TrainingConfig:
+    architecture: str = "mini_xception"
+    epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    schedule: str = "plateau"
+    """``plateau``: the paper's divide-by-10 after ``plateau_patience`` epochs without gain
+    and early stopping after ``early_stopping_patience``; ``cosine``: cosine decay over
+    ``epochs``, still keeping the best epoch on the validation split."""
+    plateau_patience: int = 12
+    early_stopping_patience: int = 50
+    label_smoothing: float = 0.0
+    seed: int = 0
+    threads: int = 2
+    augmentation: AugmentationRanges = field(default_factory=AugmentationRanges)
+
+
+def accuracy_on(network: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
+    predictions = predict_logits(network, images).argmax(1)
+    return float((predictions == torch.from_numpy(labels)).float().mean())
+
+
+@torch.no_grad()
+def predict_logits(network: torch.nn.Module, images: np.ndarray, batch_size: int = 512) -> torch.Tensor:
+    network.eval()
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch = torch.from_numpy(images[start : start + batch_size]).float().unsqueeze(1)
+        outputs.append(network(normalise(batch).contiguous(memory_format=torch.channels_last)))
+    return torch.cat(outputs)
+
+
+def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> Path:
+    """Trains, writing ``log.jsonl``, ``last.pt`` (resume) and ``best.pt`` (best on val).
+
+    Returns the path of ``best.pt``.
+    """
+    run_directory.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    network = build_network(config.architecture, len(data.class_names))
+    network = network.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(
+        network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    if config.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    elif config.schedule == "plateau":
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=0.1, patience=config.plateau_patience
+        )
+    else:
+        raise ValueError(f"unknown schedule {config.schedule!r}")
+    state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": -1}
+    last_path, best_path = run_directory / "last.pt", run_directory / "best.pt"
+    if last_path.exists():
+        checkpoint = torch.load(last_path, weights_only=False)
+        network.load_state_dict(checkpoint["network"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        generator.set_state(checkpoint["generator"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        state = checkpoint["state"]
+        LOGGER.info("resumed %s at epoch %d", run_directory, state["epoch"])
+    (run_directory / "config.json").write_text(json.dumps(asdict(config), indent=2))
+
+    train_images = torch.from_numpy(data.images["train"]).unsqueeze(1)
+    train_labels = torch.from_numpy(data.labels["train"])
+    while state["epoch"] < config.epochs:
+        if state["epoch"] - state["best_epoch"] > config.early_stopping_patience:
+            LOGGER.info("early stop: no gain on val for %d epochs", config.early_stopping_patience)
+            break
+        started = time.monotonic()
+        network.train()
+        order = torch.randperm(len(train_labels), generator=generator)
+        total_loss, seen = 0.0, 0
+        for start in range(0, len(order), config.batch_size):
+            indices = order[start : start + config.batch_size]
+            if len(indices) < 2:
+                continue  # batch norm needs two samples
+            batch = random_affine(train_images[indices].float(), config.augmentation, generator)
+            batch = normalise(batch).contiguous(memory_format=torch.channels_last)
+            loss = functional.cross_entropy(
+                network(batch), train_labels[indices], label_smoothing=config.label_smoothing
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += float(loss.detach()) * len(indices)
+            seen += len(indices)
+        val_accuracy = accuracy_on(network, data.images["val"], data.labels["val"])
+        if config.schedule == "plateau":
+            scheduler.step(val_accuracy)
+        else:
+            scheduler.step()
+        state["epoch"] += 1
+        if val_accuracy > state["best_val_accuracy"]:
+            state.update(best_val_accuracy=val_accuracy, best_epoch=state["epoch"])
+            torch.save({"network": network.state_dict(), "state": dict(state)}, best_path)
+        record = {
+            "epoch": state["epoch"],
+            "train_loss": total_loss / max(seen, 1),
+            "val_accuracy": val_accuracy,
+            "learning_rate": optimizer.param_groups[0]["lr"],
+            "seconds": time.monotonic() - started,
+            "best_val_accuracy": state["best_val_accuracy"],
+        }
+        with open(run_directory / "log.jsonl", "a") as log:
+            log.write(json.dumps(record) + "\n")
+        LOGGER.info("%s", record)
+        torch.save(
+            {
+                "network": network.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "state": state,
+            },
+            last_path,
+        )
+    return best_path
