@@ -2,10 +2,9 @@
 
 A plain Python library (numpy, OpenCV, onnxruntime); the ROS nodes in
 ``face_affect.ros`` are thin adapters over it, and ``face_affect.training``
-(an optional extra) is the only part that imports torch.
+(an optional extra) is the only part that imports torch. This file imports
+nothing, so the generated ``face_affect.msg`` loads under any Python, even one
+without onnxruntime (Debian's ``rostopic``).
+
+Start with ``face_affect.pipeline.FaceAffectPipeline.from_config({})``.
 """
-
-from face_affect.detection import FaceBox, HaarFaceDetector
-from face_affect.pipeline import Attribute, FaceAffectPipeline, FaceResult
-
-__all__ = ["Attribute", "FaceAffectPipeline", "FaceBox", "FaceResult", "HaarFaceDetector"]

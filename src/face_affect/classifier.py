@@ -41,9 +41,7 @@ class OnnxClassifier:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         try:
-            self.session = onnxruntime.InferenceSession(
-                str(self.path), options, providers=["CPUExecutionProvider"]
-            )
+            self.session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises several unrelated types for bad files
             raise ModelError(f"{self.path}: not a loadable ONNX model ({error})") from error
         metadata = self.session.get_modelmeta().custom_metadata_map
@@ -53,7 +51,7 @@ class OnnxClassifier:
         self.metadata = dict(metadata)
         self.task = metadata["task"]
         if expected_task is not None and self.task != expected_task:
-            raise ModelError(f"{self.path}: a {self.task} model where a {expected_task} model is expected")
+            raise ModelError(f"{self.path}: task is {self.task!r}, expected {expected_task!r}")
         try:
             self.labels = tuple(str(label) for label in json.loads(metadata["labels"]))
             self.input_width, self.input_height = (int(size) for size in json.loads(metadata["input_size"]))

@@ -14,14 +14,15 @@ import yaml
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIRECTORY = PACKAGE_ROOT / "models"
 
+MODEL_KEYS = ("gender_model", "emotion_model")
 DEFAULTS: dict[str, Any] = {
     "detector": "haar",
     "haar_scale_factor": 1.1,
     "haar_min_neighbors": 5,
     "min_face_size": 40,
     "detection_width": 640,
-    "gender_model": str(MODELS_DIRECTORY / "gender_mini_xception.onnx"),
-    "emotion_model": str(MODELS_DIRECTORY / "emotion_mini_xception.onnx"),
+    "gender_model": "models/gender_mini_xception.onnx",
+    "emotion_model": "models/emotion_mini_xception.onnx",
     "onnx_threads": 1,
 }
 
@@ -36,4 +37,12 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise ValueError(f"{path}: expected a mapping of parameter names to values")
         config.update(loaded)
     config.update(overrides or {})
+    for key in MODEL_KEYS:
+        config[key] = str(resolve_package_path(config[key]))
     return config
+
+
+def resolve_package_path(path: str | Path) -> Path:
+    """Relative paths name files of the package (``models/...``), wherever the caller runs."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else PACKAGE_ROOT / path

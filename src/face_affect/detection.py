@@ -67,7 +67,10 @@ class HaarFaceDetector:
         cascade_path: str | Path | None = None,
     ) -> None:
         path = Path(cascade_path) if cascade_path else find_haar_cascade()
-        self.cascade = cv2.CascadeClassifier(str(path))
+        try:
+            self.cascade = cv2.CascadeClassifier(str(path))
+        except (cv2.error, SystemError) as error:  # OpenCV 4.6 raises SystemError for non-XML files
+            raise ValueError(f"{path}: not a readable Haar cascade ({error})") from error
         if self.cascade.empty():
             raise ValueError(f"{path}: not a readable Haar cascade")
         if scale_factor <= 1.0:

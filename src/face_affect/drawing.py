@@ -22,10 +22,7 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 def draw_results(image: np.ndarray, results: list[FaceResult]) -> np.ndarray:
     """A BGR copy of ``image`` with each face boxed and labelled above (or below) its box."""
-    if image.ndim == 2:
-        canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    else:
-        canvas = image[:, :, :3].copy()
+    canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[:, :, :3].copy()
     # Text scales with the frame so labels stay readable from VGA to 4K.
     font_scale = max(0.45, canvas.shape[1] / 1280)
     thickness = max(1, round(font_scale * 2))

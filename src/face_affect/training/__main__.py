@@ -63,8 +63,12 @@ def export_and_report(
     report = evaluate_model(output, data)
     set_metadata(output, {"test_accuracy": report["whole_image"]["accuracy"]})
     stem = output.stem
-    path = write_report(report, PACKAGE_ROOT / "docs", stem, f"{stem}: test accuracy {report['whole_image']['accuracy']:.3f}")
-    logging.info("wrote %s and %s; report %s", output, path, json.dumps({k: v for k, v in report.items() if k != "whole_image"}))
+    path = write_report(
+        report, PACKAGE_ROOT / "docs", stem, f"{stem}: test accuracy {report['whole_image']['accuracy']:.3f}"
+    )
+    logging.info(
+        "wrote %s and %s; report %s", output, path, json.dumps({k: v for k, v in report.items() if k != "whole_image"})
+    )
     logging.info("whole-image test accuracy %.4f", report["whole_image"]["accuracy"])
 
 

@@ -22,9 +22,7 @@ class AugmentationRanges:
     horizontal_flip: bool = True
 
 
-def random_affine(
-    images: torch.Tensor, ranges: AugmentationRanges, generator: torch.Generator
-) -> torch.Tensor:
+def random_affine(images: torch.Tensor, ranges: AugmentationRanges, generator: torch.Generator) -> torch.Tensor:
     """Warps float images ``[N, C, H, W]``; borders are filled by replicating edge pixels."""
     count = images.shape[0]
 

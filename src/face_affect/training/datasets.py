@@ -76,10 +76,7 @@ def load_gender_npz(path: str | Path) -> LabelledSplits:
             class_names=tuple(str(name) for name in archive["class_names"]),
             images={split: to_grey(archive[f"x_{split}"]) for split in splits},
             labels={split: archive[f"y_{split}"].astype(np.int64) for split in splits},
-            extra={
-                split: {"age": archive[f"age_{split}"], "race": archive[f"race_{split}"]}
-                for split in splits
-            },
+            extra={split: {"age": archive[f"age_{split}"], "race": archive[f"race_{split}"]} for split in splits},
         )
 
 

@@ -82,7 +82,8 @@ def write_confusion_image(evaluation: Evaluation, path: Path, title: str) -> Non
     for column, name in enumerate(names):
         x = left + column * cell + 4
         cv2.putText(canvas, name[:8], (x, top + cell * size + 20), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(canvas, "rows: true class, columns: predicted", (10, canvas.shape[0] - 15), font, 0.5,
-                (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        canvas, "rows: true class, columns: predicted", (10, canvas.shape[0] - 15), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), canvas)

@@ -68,9 +68,7 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
     generator = torch.Generator().manual_seed(config.seed)
     network = build_network(config.architecture, len(data.class_names))
     network = network.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(
-        network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     if config.schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     elif config.schedule == "plateau":

@@ -1,0 +1,99 @@
+# make demo: run the real ROS graph on the bundled photos for DEMO_SECONDS, write demo_output/.
+# make test: pytest, then the rostests (and launch file checks) through catkin.
+# Both install what is missing first (Debian 12, as root): apt packages, .venv, the catkin build.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+REPOSITORY := $(CURDIR)
+VENV := $(REPOSITORY)/.venv
+WORKSPACE := $(REPOSITORY)/build/catkin_ws
+DEMO_OUTPUT := $(REPOSITORY)/demo_output
+DEMO_SECONDS ?= 20
+# Its own master port, so the demo never joins a robot's running master.
+DEMO_MASTER_PORT ?= 11411
+
+# The venv first (onnxruntime, pytest), then Debian's ROS tools, never pyenv's python.
+export PATH := $(VENV)/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PYTHONDONTWRITEBYTECODE := 1
+
+APT_PACKAGES := cmake g++ make catkin ros-message-generation ros-message-runtime \
+	python3-rospy python3-rostest python3-roslaunch python3-rosmaster rosout python3-genpy \
+	python3-sensor-msgs python3-std-msgs libsensor-msgs-dev libstd-msgs-dev librostest-dev \
+	python3-cv-bridge python3-catkin-pkg python3-opencv opencv-data python3-rostopic \
+	ros-std-msgs ros-sensor-msgs ros-std-srvs ros-diagnostic-msgs python3-diagnostic-msgs \
+	python3-std-srvs python3-venv python3-yaml python3-rospkg
+
+CATKIN_INPUTS := package.xml CMakeLists.txt setup.py $(wildcard msg/*.msg scripts/* launch/*.launch test/*.test)
+# Sourcing setup.bash reads unset variables, hence set +u around it.
+ROS_ENVIRONMENT := set +u; source $(WORKSPACE)/devel/setup.bash; set -u
+
+.PHONY: help demo test pytest rostest lint system venv build clean
+
+help:
+	@echo "make demo   run detector + classifier on the bundled photos for $(DEMO_SECONDS) s, results in demo_output/"
+	@echo "make test   pytest, then the rostests"
+	@echo "make lint   ruff check"
+	@echo "make clean  remove build/ and demo_output/ (keeps .venv)"
+
+system:
+	@missing=$$(for package in $(APT_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/bin/python3: | system
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+
+$(VENV)/.requirements: requirements.txt $(VENV)/bin/python3
+	$(VENV)/bin/pip install --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: system $(VENV)/.requirements
+
+# The repository is the package. The workspace's package folder links to its contents,
+# not to the repository root, whose build/ would make the package contain itself.
+# The venv's python becomes catkin's PYTHON_EXECUTABLE, so the node relays in devel/ run under it.
+PACKAGE_CONTENTS := package.xml CMakeLists.txt setup.py msg scripts launch config data models src test
+
+$(WORKSPACE)/.built: $(CATKIN_INPUTS) $(VENV)/.requirements
+	mkdir -p $(WORKSPACE)/src/face_affect
+	for item in $(PACKAGE_CONTENTS); do ln -sfn ../../../../$$item $(WORKSPACE)/src/face_affect/$$item; done
+	cd $(WORKSPACE) && catkin_make -DPYTHON_EXECUTABLE=$(VENV)/bin/python3 -DCATKIN_ENABLE_TESTING=ON
+	touch $@
+
+build: venv $(WORKSPACE)/.built
+
+demo: build
+	rm -rf $(DEMO_OUTPUT)
+	$(ROS_ENVIRONMENT); export ROS_MASTER_URI=http://localhost:$(DEMO_MASTER_PORT); \
+	timeout --signal=INT --kill-after=15 $$(( $(DEMO_SECONDS) + 150 )) \
+		roslaunch --port=$(DEMO_MASTER_PORT) face_affect demo.launch record:=true \
+		output_dir:=$(DEMO_OUTPUT) duration:=$(DEMO_SECONDS)
+	@test -s $(DEMO_OUTPUT)/summary.txt || { echo "demo: no results recorded (see the log above)"; exit 1; }
+	@echo; echo "== demo summary =="; cat $(DEMO_OUTPUT)/summary.txt
+
+# Both suites run even when the first fails, so every count is shown.
+test: build
+	@status=0; \
+	$(MAKE) --no-print-directory pytest || status=1; \
+	$(MAKE) --no-print-directory rostest || status=1; \
+	exit $$status
+
+pytest: venv
+	PYTHONPATH=$(REPOSITORY)/src python3 -m pytest test
+
+rostest: build
+	rm -rf $(WORKSPACE)/build/test_results
+	$(ROS_ENVIRONMENT); cd $(WORKSPACE) && { catkin_make run_tests -j1 || echo "catkin_make run_tests failed"; }
+	@$(ROS_ENVIRONMENT); catkin_test_results --all --verbose $(WORKSPACE)/build/test_results \
+	| awk '{ print } $$1 == "Summary:" { tests=$$2; failed=$$4 + $$6; skipped=$$8 } \
+		END { printf "rostest: %d passed, %d failed\n", tests - failed - skipped, failed; exit (failed > 0 || tests == 0) }'
+
+lint: venv
+	ruff check .
+
+clean:
+	rm -rf build devel $(DEMO_OUTPUT)

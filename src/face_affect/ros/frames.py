@@ -1,0 +1,66 @@
+"""``publish_frames``: a folder of photos as a camera topic, so the graph runs without a camera."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import rospkg
+import rospy
+from sensor_msgs.msg import Image
+
+from face_affect.ros.images import ImageConverter
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+def read_frames(folder: Path) -> list[tuple[str, np.ndarray]]:
+    """Every readable image of ``folder`` in name order, as ``(name, BGR array)``."""
+    frames = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            rospy.logwarn(f"{rospy.get_name()}: cannot read {path}, skipped")
+            continue
+        frames.append((path.name, image))
+    return frames
+
+
+def publish_frames() -> None:
+    """Publishes the frames in a loop at ``~rate`` Hz, each for ``~seconds_per_image``.
+
+    Each message gets a fresh stamp, so downstream nodes see a live camera.
+    """
+    default_folder = Path(rospkg.RosPack().get_path("face_affect")) / "data" / "frames"
+    folder = Path(rospy.get_param("~folder", "") or default_folder)
+    rate_hz = float(rospy.get_param("~rate", 15.0))
+    seconds_per_image = float(rospy.get_param("~seconds_per_image", 2.0))
+    frame_id = rospy.get_param("~frame_id", "camera")
+    frames = read_frames(folder)
+    if not frames:
+        rospy.logfatal(f"{rospy.get_name()}: no readable images in {folder}")
+        raise SystemExit(1)
+    converter = ImageConverter()
+    messages = [converter.bridge.cv2_to_imgmsg(image, encoding="bgr8") for _, image in frames]
+    publisher = rospy.Publisher("image", Image, queue_size=1)
+    rospy.loginfo(
+        f"{rospy.get_name()}: publishing {len(frames)} images from {folder} "
+        f"on {publisher.resolved_name} at {rate_hz:g} Hz"
+    )
+    frames_per_image = max(1, round(seconds_per_image * rate_hz))
+    rate = rospy.Rate(rate_hz)
+    count = 0
+    while not rospy.is_shutdown():
+        message = messages[(count // frames_per_image) % len(messages)]
+        message.header.stamp = rospy.Time.now()
+        message.header.frame_id = frame_id
+        message.header.seq = count
+        publisher.publish(message)
+        count += 1
+        try:
+            rate.sleep()
+        except rospy.ROSInterruptException:
+            break

@@ -1,0 +1,75 @@
+"""Process only the newest message, in a thread of its own.
+
+rospy's ``queue_size=1`` alone still hands a slow callback stale frames (and
+large images need ``buff_size``); a worker that keeps one slot and drops what
+it had not started yet always works on the most recent frame.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class WorkerCounts:
+    received: int = 0
+    processed: int = 0
+    dropped: int = 0
+    processing_seconds: float = 0.0
+
+    @property
+    def mean_milliseconds(self) -> float:
+        return 1000.0 * self.processing_seconds / self.processed if self.processed else 0.0
+
+
+class LatestMessageWorker:
+    """Calls ``handle(message)`` for the newest message put, dropping ones never started."""
+
+    def __init__(
+        self,
+        handle: Callable[[Any], None],
+        on_error: Callable[[Exception], None],
+        name: str = "latest-message-worker",
+    ) -> None:
+        self._handle = handle
+        self._on_error = on_error
+        self._condition = threading.Condition()
+        self._pending: Any = None
+        self._stopped = False
+        self.counts = WorkerCounts()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, message: Any) -> None:
+        with self._condition:
+            self.counts.received += 1
+            if self._pending is not None:
+                self.counts.dropped += 1
+            self._pending = message
+            self._condition.notify()
+
+    def stop(self, timeout: float | None = None) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while self._pending is None and not self._stopped:
+                    self._condition.wait()
+                if self._stopped:
+                    return
+                message, self._pending = self._pending, None
+            start = time.perf_counter()
+            try:
+                self._handle(message)
+            except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
+                self._on_error(error)
+            self.counts.processed += 1
+            self.counts.processing_seconds += time.perf_counter() - start

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Checks the running detector and classifier nodes through their topics (run by nodes.test).
+
+Each check publishes one frame with a fresh stamp and waits for the messages
+carrying that stamp, so no check depends on sleeps or on another's frames.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+import unittest
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import rosgraph
+import rospy
+import rostest
+from rosgraph_msgs.msg import Log
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Bool
+
+from face_affect.classifier import OnnxClassifier
+from face_affect.msg import FaceAffectArray, FaceDetectionArray
+from face_affect.ros.node import resolve_model_paths
+
+TIMEOUT = 60.0
+TWO_PEOPLE = "face_recognition_two_people.jpg"
+EXPECTED_FACES = Path(__file__).with_name("expected_faces.csv")
+
+
+class StampedCollector:
+    """Keeps the messages of one topic by stamp, so a check can wait for its own frame."""
+
+    def __init__(self, topic: str, message_type: type, buff_size: int = 2**24) -> None:
+        self.condition = threading.Condition()
+        self.messages: dict[int, object] = {}
+        self.subscriber = rospy.Subscriber(topic, message_type, self.receive, queue_size=10, buff_size=buff_size)
+
+    def receive(self, message) -> None:
+        with self.condition:
+            self.messages[message.header.stamp.to_nsec()] = message
+            self.condition.notify_all()
+
+    def wait_for(self, stamp: rospy.Time, timeout: float = TIMEOUT):
+        with self.condition:
+            if not self.condition.wait_for(lambda: stamp.to_nsec() in self.messages, timeout):
+                raise AssertionError(f"no message on {self.subscriber.resolved_name} with stamp {stamp.to_sec()}")
+            return self.messages[stamp.to_nsec()]
+
+
+class LogCollector:
+    """Log messages of all nodes, straight from /rosout (rostest runs no rosout node)."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.messages: list[Log] = []
+        self.subscriber = rospy.Subscriber("/rosout", Log, self.receive, queue_size=100)
+        publishers = dict(rosgraph.Master(rospy.get_name()).getSystemState()[0])["/rosout"]
+        wait_until(
+            lambda: self.subscriber.get_num_connections() >= len(publishers), "connections to every /rosout publisher"
+        )
+
+    def receive(self, message: Log) -> None:
+        with self.condition:
+            self.messages.append(message)
+            self.condition.notify_all()
+
+    def wait_for(self, node: str, text: str, timeout: float = TIMEOUT) -> None:
+        def logged() -> bool:
+            return any(message.name == node and text in message.msg for message in self.messages)
+
+        with self.condition:
+            if not self.condition.wait_for(logged, timeout):
+                raise AssertionError(f"{node} logged no warning containing {text!r}")
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    """Polls a connection count: rospy has no event for a peer connecting."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline or rospy.is_shutdown():
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def intersection_over_union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    width = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    height = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    intersection = width * height
+    return intersection / (a[2] * a[3] + b[2] * b[3] - intersection)
+
+
+def bayer_grbg(bgr: np.ndarray) -> np.ndarray:
+    """The mosaic a Kinect would publish: G R / B G."""
+    mosaic = bgr[:, :, 1].copy()
+    mosaic[0::2, 1::2] = bgr[0::2, 1::2, 2]
+    mosaic[1::2, 0::2] = bgr[1::2, 0::2, 0]
+    return mosaic
+
+
+def image_message(pixels: np.ndarray, encoding: str) -> Image:
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    return Image(
+        height=pixels.shape[0],
+        width=pixels.shape[1],
+        encoding=encoding,
+        is_bigendian=0,
+        step=pixels.shape[1] * channels * pixels.itemsize,
+        data=pixels.tobytes(),
+    )
+
+
+class GraphTestCase(unittest.TestCase):
+    """Connects to the running graph; subclasses say what the camera publishes."""
+
+    camera_type: type = Image
+    camera_suffix = ""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        for node in ("detector", "classifier"):
+            rospy.wait_for_message(f"/face_affect/{node}/ready", Bool, timeout=TIMEOUT)
+        frames = Path(rospy.get_param("~frames"))
+        cls.two_people = cv2.imread(str(frames / TWO_PEOPLE))
+        assert cls.two_people is not None, f"cannot read {frames / TWO_PEOPLE}"
+        with open(EXPECTED_FACES, newline="") as stream:
+            cls.expected_boxes = [
+                tuple(int(row[key]) for key in ("x", "y", "width", "height"))
+                for row in csv.DictReader(stream)
+                if row["image"] == TWO_PEOPLE
+            ]
+        topic = rospy.get_param("~image_topic") + cls.camera_suffix
+        cls.camera = rospy.Publisher(topic, cls.camera_type, queue_size=10)
+        cls.faces = StampedCollector("/face_affect/faces", FaceDetectionArray)
+        cls.results = StampedCollector("/face_affect/results", FaceAffectArray)
+        wait_until(lambda: cls.camera.get_num_connections() >= 1, "the detector to subscribe the camera")
+        wait_until(lambda: cls.faces.subscriber.get_num_connections() >= 1, "a connection to faces")
+        wait_until(lambda: cls.results.subscriber.get_num_connections() >= 1, "a connection to results")
+
+    def two_people_message(self):
+        raise NotImplementedError
+
+    def publish(self, message) -> rospy.Time:
+        message.header.stamp = rospy.Time.now()
+        message.header.frame_id = "test_camera"
+        self.camera.publish(message)
+        return message.header.stamp
+
+    def assert_two_people_found(self, results: FaceAffectArray) -> None:
+        found = [(face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height) for face in results.faces]
+        for expected in self.expected_boxes:
+            best = max((intersection_over_union(expected, box) for box in found), default=0.0)
+            self.assertGreater(best, 0.5, f"no face found near {expected}; found {found}")
+
+    def test_annotated_frame_while_subscribed(self) -> None:
+        annotated = StampedCollector("/face_affect/annotated", Image)
+        try:
+            # The classifier subscribes the camera only while annotated has a subscriber.
+            wait_until(lambda: self.camera.get_num_connections() >= 2, "the classifier to subscribe the camera")
+            stamp = self.publish(self.two_people_message())
+            frame = annotated.wait_for(stamp)
+            self.assertEqual(frame.encoding, "bgr8")
+            self.assertEqual(frame.header.frame_id, "test_camera")
+            self.assertEqual((frame.height, frame.width), self.two_people.shape[:2])
+            pixels = np.frombuffer(frame.data, dtype=np.uint8).reshape(self.two_people.shape)
+            changed = np.count_nonzero(np.any(np.abs(pixels.astype(int) - self.two_people) > 40, axis=2))
+            self.assertGreater(changed, 1000, "nothing drawn")
+        finally:
+            annotated.subscriber.unregister()
+        # rospy notices a closed connection on its next write, so it takes a few frames
+        # until the classifier drops its camera subscription (and the camera sees it).
+        for _ in range(30):
+            if self.camera.get_num_connections() == 1:
+                break
+            self.results.wait_for(self.publish(self.two_people_message()))
+        self.assertEqual(self.camera.get_num_connections(), 1, "the classifier still reads the camera")
+
+
+class CompressedCameraTest(GraphTestCase):
+    """The nodes with ``compressed: true`` (compressed.test): JPEG frames on <image>/compressed."""
+
+    camera_type = CompressedImage
+    camera_suffix = "/compressed"
+
+    def two_people_message(self) -> CompressedImage:
+        return CompressedImage(format="jpeg", data=cv2.imencode(".jpg", self.two_people)[1].tobytes())
+
+    def test_faces_in_a_jpeg_frame(self) -> None:
+        stamp = self.publish(self.two_people_message())
+        self.assert_two_people_found(self.results.wait_for(stamp))
+
+    def test_undecodable_frame_is_skipped(self) -> None:
+        self.publish(CompressedImage(format="jpeg", data=b"not a jpeg"))
+        stamp = self.publish(self.two_people_message())
+        self.assert_two_people_found(self.results.wait_for(stamp))
+
+
+class NodesTest(GraphTestCase):
+    """The nodes on a raw sensor_msgs/Image camera (nodes.test)."""
+
+    def two_people_message(self) -> Image:
+        return image_message(self.two_people, "bgr8")
+
+    def test_faces_labels_and_probabilities(self) -> None:
+        stamp = self.publish(self.two_people_message())
+        detections = self.faces.wait_for(stamp)
+        results = self.results.wait_for(stamp)
+
+        self.assertEqual(detections.header.frame_id, "test_camera")
+        self.assertEqual((detections.image_height, detections.image_width), self.two_people.shape[:2])
+        for face in detections.faces:
+            self.assertEqual(face.crop.encoding, "mono8")
+            self.assertEqual(face.crop.header.stamp, stamp)
+            self.assertGreaterEqual(face.crop.width, face.roi.width)
+
+        self.assertEqual(results.header.frame_id, "test_camera")
+        self.assertEqual(len(results.faces), len(detections.faces))
+        self.assert_two_people_found(results)
+        self.assertTrue(results.gender_labels and results.emotion_labels)
+        for index, face in enumerate(results.faces):
+            self.assertEqual(face.id, index)
+            for label, confidence, probabilities, labels in (
+                (face.gender, face.gender_confidence, face.gender_probabilities, results.gender_labels),
+                (face.emotion, face.emotion_confidence, face.emotion_probabilities, results.emotion_labels),
+            ):
+                self.assertEqual(len(probabilities), len(labels))
+                self.assertAlmostEqual(sum(probabilities), 1.0, delta=1e-3)
+                self.assertEqual(label, labels[int(np.argmax(probabilities))])
+                self.assertAlmostEqual(confidence, max(probabilities), places=5)
+
+    def test_labels_come_from_the_models(self) -> None:
+        config = resolve_model_paths(rospy.get_param("/face_affect/classifier"))
+        stamp = self.publish(self.two_people_message())
+        results = self.results.wait_for(stamp)
+        self.assertEqual(tuple(results.gender_labels), OnnxClassifier(config["gender_model"]).labels)
+        self.assertEqual(tuple(results.emotion_labels), OnnxClassifier(config["emotion_model"]).labels)
+
+    def test_face_free_frame_gives_an_empty_array(self) -> None:
+        grey = np.full((480, 640, 3), 128, dtype=np.uint8)
+        stamp = self.publish(image_message(grey, "bgr8"))
+        self.assertEqual(self.faces.wait_for(stamp).faces, [])
+        results = self.results.wait_for(stamp)
+        self.assertEqual(results.faces, [])
+        self.assertEqual(results.header.frame_id, "test_camera")
+
+    def test_camera_encodings(self) -> None:
+        rgba = cv2.cvtColor(self.two_people, cv2.COLOR_BGR2RGBA)
+        for encoding, pixels in (
+            ("rgb8", cv2.cvtColor(self.two_people, cv2.COLOR_BGR2RGB)),
+            ("rgba8", rgba),
+            ("bgra8", cv2.cvtColor(self.two_people, cv2.COLOR_BGR2BGRA)),
+            ("mono8", cv2.cvtColor(self.two_people, cv2.COLOR_BGR2GRAY)),
+            ("bayer_grbg8", bayer_grbg(self.two_people)),
+        ):
+            with self.subTest(encoding=encoding):
+                stamp = self.publish(image_message(pixels, encoding))
+                self.assert_two_people_found(self.results.wait_for(stamp))
+
+    def test_bad_frames_are_named_in_a_warning_and_the_nodes_stay_up(self) -> None:
+        unsupported = image_message(np.zeros((48, 64), dtype=np.float32), "32FC1")
+        truncated = image_message(self.two_people, "bgr8")
+        truncated.data = truncated.data[: len(truncated.data) // 2]
+        warnings = LogCollector()
+        try:
+            for bad, problem in ((unsupported, "unsupported encoding '32FC1'"), (truncated, "malformed bgr8 image")):
+                self.publish(bad)
+                warnings.wait_for("/face_affect/detector", problem)
+        finally:
+            warnings.subscriber.unregister()
+        stamp = self.publish(self.two_people_message())
+        self.assert_two_people_found(self.results.wait_for(stamp))
+
+
+if __name__ == "__main__":
+    rospy.init_node("face_affect_nodes_test")
+    if rospy.get_param("~compressed", False):
+        rostest.rosrun("face_affect", "compressed_camera", CompressedCameraTest)
+    else:
+        rostest.rosrun("face_affect", "nodes", NodesTest)

@@ -1,0 +1,75 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import PHOTOS
+from face_affect.config import PACKAGE_ROOT
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "face_affect", *arguments],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(PACKAGE_ROOT / "src"), "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+
+
+def test_image_command_prints_json_lines_and_annotates(tmp_path: Path):
+    completed = run_cli("image", str(PHOTOS / "face_recognition_two_people.jpg"), "--json", "--annotate", str(tmp_path))
+    assert completed.returncode == 0, completed.stderr
+    (line,) = completed.stdout.splitlines()
+    record = json.loads(line)
+    assert record["width"] == 1126 and record["height"] == 661
+    assert len(record["faces"]) == 2
+    assert {"box", "gender", "emotion_probabilities"} <= set(record["faces"][0])
+    assert (tmp_path / "face_recognition_two_people_annotated.jpg").is_file()
+
+
+def test_bad_files_are_named_and_the_good_ones_still_processed(tmp_path: Path):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    good = PHOTOS / "face_recognition_two_people.jpg"
+    completed = run_cli("image", str(empty), str(tmp_path / "missing.jpg"), str(good), str(text))
+    assert completed.returncode == 1
+    assert [json.loads(line)["image"] for line in completed.stdout.splitlines()] == [str(good)]
+    for name in ("empty.jpg: not a readable image", "missing.jpg: not found", "notes.png: not a readable image"):
+        assert name in completed.stderr
+
+
+def test_a_folder_is_expanded_to_its_images():
+    completed = run_cli("image", str(PHOTOS))
+    assert completed.returncode == 0, completed.stderr
+    assert len(completed.stdout.splitlines()) == len(list(PHOTOS.glob("*.jpg")))
+
+
+def test_a_missing_model_is_a_clear_error_and_a_non_zero_exit(tmp_path: Path):
+    config = tmp_path / "config.yaml"
+    config.write_text("emotion_model: /nonexistent/emotion.onnx\n")
+    completed = run_cli("--config", str(config), "image", str(PHOTOS))
+    assert completed.returncode == 2
+    assert "/nonexistent/emotion.onnx: model file not found" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_video_command_reads_a_file(tmp_path: Path):
+    import cv2
+
+    frame = cv2.imread(str(PHOTOS / "face_recognition_two_people.jpg"))
+    frame = cv2.resize(frame, (640, 376))
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 376))
+    for _ in range(3):
+        writer.write(frame)
+    writer.release()
+    output = tmp_path / "annotated.mp4"
+    completed = run_cli("video", str(video), "--output", str(output))
+    assert completed.returncode == 0, completed.stderr
+    records = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [record["frame"] for record in records] == [0, 1, 2]
+    assert all(len(record["faces"]) == 2 for record in records)
+    assert output.stat().st_size > 0

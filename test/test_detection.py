@@ -1,0 +1,51 @@
+import cv2
+import numpy as np
+import pytest
+
+from conftest import PHOTOS, intersection_over_union, labelled_faces, load_photo
+from face_affect.detection import FaceBox, HaarFaceDetector, create_detector
+
+
+def matched(found: list[FaceBox], expected: list[FaceBox], threshold: float = 0.5) -> int:
+    return sum(any(intersection_over_union(box, truth) >= threshold for box in found) for truth in expected)
+
+
+@pytest.mark.parametrize("image_name", sorted(labelled_faces()))
+def test_haar_finds_the_labelled_faces(image_name: str):
+    expected = labelled_faces()[image_name]
+    found = HaarFaceDetector().detect(load_photo(image_name))
+    assert matched(found, expected) == len(expected)
+
+
+def test_boxes_are_in_source_pixels_whatever_the_detection_width(two_people: np.ndarray):
+    expected = labelled_faces()["face_recognition_two_people.jpg"]
+    for detection_width in (0, 800, 400):
+        found = HaarFaceDetector(detection_width=detection_width).detect(two_people)
+        assert matched(found, expected, threshold=0.6) == 2, detection_width
+
+
+def test_grey_and_colour_frames_give_the_same_faces(two_people: np.ndarray):
+    detector = HaarFaceDetector()
+    grey = cv2.cvtColor(two_people, cv2.COLOR_BGR2GRAY)
+    assert detector.detect(grey) == detector.detect(two_people)
+
+
+def test_a_face_free_frame_has_no_faces():
+    assert HaarFaceDetector().detect(np.full((480, 640, 3), 127, np.uint8)) == []
+
+
+def test_min_face_size_is_in_source_pixels(two_people: np.ndarray):
+    assert HaarFaceDetector(min_face_size=200).detect(two_people) == []
+
+
+def test_create_detector_names_unknown_detectors():
+    assert isinstance(create_detector({"detector": "haar"}), HaarFaceDetector)
+    with pytest.raises(ValueError, match="unknown detector"):
+        create_detector({"detector": "nonexistent"})
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError, match="scale_factor"):
+        HaarFaceDetector(scale_factor=1.0)
+    with pytest.raises(ValueError, match="Haar cascade"):
+        HaarFaceDetector(cascade_path=PHOTOS / "face_recognition_two_people.jpg")

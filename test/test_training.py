@@ -1,0 +1,120 @@
+"""The training package: readers for users' formats, architectures, export parity (imports torch)."""
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import EMOTION_MODEL
+from face_affect.classifier import OnnxClassifier
+from face_affect.training.augmentation import AugmentationRanges, random_affine
+from face_affect.training.datasets import (
+    FER2013_CLASSES,
+    load_dataset,
+    load_fer2013_csv,
+    load_utkface_folder,
+    utkface_gender_to_ours,
+)
+from face_affect.training.export import export_onnx, torch_probabilities
+from face_affect.training.graph import build_network
+
+
+def test_fer2013_csv_rows_go_to_their_usage_split(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    rows = [(3, "Training"), (0, "Training"), (6, "PublicTest"), (5, "PrivateTest")]
+    pixels = rng.integers(0, 256, (len(rows), 48 * 48))
+    path = tmp_path / "fer2013.csv"
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for (label, usage), values in zip(rows, pixels):
+            writer.writerow([label, " ".join(map(str, values)), usage])
+    data = load_dataset(path)
+    assert data.class_names == FER2013_CLASSES
+    assert data.labels["train"].tolist() == [3, 0]
+    assert data.labels["val"].tolist() == [6] and data.labels["test"].tolist() == [5]
+    np.testing.assert_array_equal(data.images["train"][1], pixels[1].reshape(48, 48))
+    np.testing.assert_array_equal(data.images["test"][0], pixels[3].reshape(48, 48))
+
+
+def test_fer2013_csv_with_a_short_row_names_the_line(tmp_path: Path):
+    path = tmp_path / "fer2013.csv"
+    path.write_text("emotion,pixels,Usage\n3,1 2 3,Training\n")
+    with pytest.raises(ValueError, match="fer2013.csv:2: 3 pixels"):
+        load_fer2013_csv(path)
+
+
+def test_utkface_gender_codes_are_mapped_to_ours():
+    assert utkface_gender_to_ours(0) == 1  # UTKFace male -> our man
+    assert utkface_gender_to_ours(1) == 0  # UTKFace female -> our woman
+
+
+def test_utkface_folder_reader_parses_names_and_skips_children_and_junk(tmp_path: Path):
+    image = np.full((200, 200, 3), 100, np.uint8)
+    names = [f"{30 + index}_{index % 2}_{index % 5}_20170109150557335.jpg.chip.jpg" for index in range(20)]
+    names += ["5_0_0_20170109150557335.jpg.chip.jpg", "61_1_20170109142408075.jpg.chip.jpg", "readme.txt"]
+    for name in names:
+        cv2.imwrite(str(tmp_path / name), image) if name.endswith(".jpg") else (tmp_path / name).write_text("x")
+    data = load_dataset(tmp_path)
+    assert data.class_names == ("woman", "man")
+    total = sum(len(labels) for labels in data.labels.values())
+    assert total == 20  # the child and the unparsable name are left out
+    assert [len(data.labels[split]) for split in ("train", "val", "test")] == [16, 2, 2]
+    assert data.images["train"].shape[1:] == (64, 64)
+    ages = np.concatenate([data.extra[split]["age"] for split in ("train", "val", "test")])
+    labels = np.concatenate([data.labels[split] for split in ("train", "val", "test")])
+    # Even ages were written with UTKFace gender 0 (male), which is our 1 (man).
+    np.testing.assert_array_equal(labels, (ages % 2 == 0).astype(int))
+
+
+def test_an_empty_utkface_folder_is_an_error(tmp_path: Path):
+    with pytest.raises(ValueError, match="no readable UTKFace images"):
+        load_utkface_folder(tmp_path)
+
+
+def test_architectures_have_the_papers_sizes():
+    mini_xception = build_network("mini_xception", 7)
+    assert sum(p.numel() for p in mini_xception.parameters()) == 56_951
+    stored = sum(p.numel() for p in mini_xception.state_dict().values() if p.dtype.is_floating_point)
+    assert stored <= 65_000
+    sequential = build_network("sequential_cnn", 7)
+    assert 400_000 < sum(p.numel() for p in sequential.parameters()) < 700_000
+    for network, size in ((mini_xception, 48), (sequential, 48), (build_network("mini_xception", 2), 64)):
+        assert network.eval()(torch.zeros(2, 1, size, size)).shape[0] == 2
+
+
+def test_augmentation_keeps_shape_and_is_seeded():
+    images = torch.rand(8, 1, 48, 48) * 255
+    ranges = AugmentationRanges()
+    first = random_affine(images, ranges, torch.Generator().manual_seed(1))
+    again = random_affine(images, ranges, torch.Generator().manual_seed(1))
+    assert first.shape == images.shape
+    torch.testing.assert_close(first, again)
+    assert not torch.allclose(first, images)
+
+
+@pytest.mark.parametrize("architecture", ["mini_xception", "sequential_cnn"])
+def test_onnx_export_matches_torch(tmp_path: Path, architecture: str):
+    torch.manual_seed(0)
+    network = build_network(architecture, 7)
+    # Non-trivial batch-norm statistics, so parity covers the folded normalisation too.
+    network.train()
+    with torch.no_grad():
+        for _ in range(3):
+            network(torch.randn(16, 1, 48, 48))
+    network.eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(
+        network, path, (48, 48), {"task": "emotion", "labels": list(FER2013_CLASSES), "crop_margin": [0, 0, 0, 0]}
+    )
+    batch = np.random.default_rng(0).uniform(0, 255, (5, 1, 48, 48)).astype(np.float32)
+    classifier = OnnxClassifier(path)
+    assert np.abs(classifier.predict_batch(batch) - torch_probabilities(network, batch)).max() < 1e-5
+    assert "GlobalAveragePool" in {node.op_type for node in __import__("onnx").load(str(path)).graph.node}
+
+
+def test_committed_emotion_model_is_small():
+    assert EMOTION_MODEL.stat().st_size <= 1_000_000
