@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+from typing import Callable
 
 import rospkg
 import rospy
 from std_msgs.msg import Bool
 
+from face_affect.classifier import ModelError
 from face_affect.ros.latest import WorkerCounts
 
 MODEL_PARAMETERS = ("gender_model", "emotion_model")
@@ -46,3 +49,17 @@ def describe_counts(what: str, counts: WorkerCounts) -> str:
 
 def log_worker_error(error: Exception) -> None:
     rospy.logerr_throttle_identical(10.0, f"{rospy.get_name()}: {type(error).__name__}: {error}")
+
+
+def run_node(name: str, node_factory: Callable[[], object]) -> None:
+    """Starts a node; a bad model or parameter ends it with one fatal line and exit status 1.
+
+    A traceback as the only message would leave an integrator guessing which file is wrong.
+    """
+    rospy.init_node(name)
+    try:
+        node_factory()  # its subscribers keep it alive while rospy spins
+    except (ModelError, FileNotFoundError, ValueError) as error:
+        rospy.logfatal(f"{rospy.get_name()}: cannot start: {error}")
+        sys.exit(1)
+    rospy.spin()
