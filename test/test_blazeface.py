@@ -1,0 +1,163 @@
+import cv2
+import numpy as np
+import pytest
+
+from conftest import count_matches, ignored_regions, intersection_over_union, labelled_faces, load_photo
+from face_affect.blazeface import (
+    BlazeFaceDetector,
+    anchor_centres,
+    decode_boxes,
+    reframe,
+    scores_from_logits,
+    shrink,
+    weighted_non_maximum_suppression,
+)
+from face_affect.config import load_config
+from face_affect.detection import HaarFaceDetector, create_detector
+
+
+@pytest.fixture(scope="module")
+def detector() -> BlazeFaceDetector:
+    return BlazeFaceDetector()
+
+
+def test_anchors_are_cell_centres_row_by_row():
+    assert anchor_centres(8, 8).tolist() == [[2, 2], [6, 2], [2, 6], [6, 6]]
+    native = anchor_centres(192, 192)
+    assert native.shape == (2304, 2)
+    assert native[0].tolist() == [2, 2] and native[47].tolist() == [190, 2] and native[-1].tolist() == [190, 190]
+    assert anchor_centres(288, 224).shape == (72 * 56, 2)
+
+
+def test_decoding_offsets_the_anchor_and_ignores_the_key_points():
+    regressors = np.zeros((2, 16), np.float32)
+    regressors[0, :4] = [3, -1, 10, 20]
+    regressors[1, :4] = [0, 0, 8, 8]
+    regressors[:, 4:] = 99
+    anchors = np.array([[2, 2], [50, 30]], np.float32)
+    assert decode_boxes(regressors, anchors).tolist() == [[0, -9, 10, 11], [46, 26, 54, 34]]
+
+
+def test_scores_are_a_clipped_sigmoid():
+    with np.errstate(over="raise"):
+        scores = scores_from_logits(np.array([0.0, 1e4, -1e4], np.float32))
+    assert scores[0] == 0.5 and scores[1] == pytest.approx(1.0) and 0 <= scores[2] < 1e-40
+
+
+def test_weighted_nms_averages_a_cluster_by_score_and_keeps_its_best_score():
+    boxes = np.array([[50, 50, 60, 60], [2, 0, 12, 10], [0, 0, 10, 10]], np.float32)
+    scores = np.array([0.5, 0.25, 0.75], np.float32)
+    merged, merged_scores = weighted_non_maximum_suppression(boxes, scores, iou_threshold=0.3)
+    np.testing.assert_allclose(merged, [[0.5, 0, 10.5, 10], [50, 50, 60, 60]], atol=1e-5)
+    np.testing.assert_allclose(merged_scores, [0.75, 0.5])
+
+
+def test_weighted_nms_keeps_boxes_overlapping_less_than_the_threshold():
+    boxes = np.array([[0, 0, 10, 10], [6, 0, 16, 10]], np.float32)  # IoU 4/16 = 0.25
+    merged, _ = weighted_non_maximum_suppression(boxes, np.array([0.9, 0.8], np.float32), iou_threshold=0.3)
+    np.testing.assert_allclose(merged, boxes)
+    merged, _ = weighted_non_maximum_suppression(boxes, np.array([0.9, 0.8], np.float32), iou_threshold=0.2)
+    assert len(merged) == 1
+
+
+def test_weighted_nms_of_nothing_is_nothing():
+    merged, merged_scores = weighted_non_maximum_suppression(np.zeros((0, 4), np.float32), np.zeros(0), 0.3)
+    assert merged.shape == (0, 4) and merged_scores.shape == (0,)
+
+
+def test_reframing_grows_each_side_by_its_fraction_of_the_box():
+    boxes = np.array([[10, 20, 30, 60]], np.float32)
+    assert reframe(boxes, (0.5, 0.25, 0.0, -0.1)).tolist() == [[0, 10, 30, 56]]
+
+
+def test_shrinking_gives_the_asked_size_and_keeps_flat_colour():
+    frame = np.full((480, 640, 3), (10, 100, 200), np.uint8)
+    for width, height in ((288, 216), (320, 240), (200, 150), (640, 480)):
+        small = shrink(frame, width, height)
+        assert small.shape == (height, width, 3)
+        assert np.all(small == (10, 100, 200))
+
+
+def test_network_input_is_rgb_in_minus_one_to_one_padded_black_to_multiples_of_32(detector: BlazeFaceDetector):
+    blue = np.zeros((480, 640, 3), np.uint8)
+    blue[:, :, 0] = 255
+    tensor, scale = detector.network_input(blue)
+    assert tensor.shape == (1, 3, 224, 288) and tensor.dtype == np.float32
+    np.testing.assert_allclose(scale, [0.45, 0.45, 0.45, 0.45])
+    np.testing.assert_allclose(tensor[0, :, :216, :288].reshape(3, -1).mean(axis=1), [-1, -1, 1])
+    assert np.all(tensor[0, :, 216:] == -1)
+    grey, _ = detector.network_input(np.full((480, 640), 255, np.uint8))
+    np.testing.assert_allclose(grey[0, :, :216], 1.0)
+
+
+def test_finds_the_labelled_faces(detector: BlazeFaceDetector):
+    labels, ignored = labelled_faces(), ignored_regions()
+    hits = false_alarms = 0
+    for name, expected in labels.items():
+        found = detector.detect(load_photo(name))
+        image_hits, image_false_alarms = count_matches(found, expected, ignored.get(name, []))
+        hits += image_hits
+        false_alarms += image_false_alarms
+    faces = sum(len(expected) for expected in labels.values())
+    assert hits / faces >= 0.95, f"{hits} of {faces}"  # measured: 35 of 36
+    assert false_alarms == 0
+
+
+@pytest.mark.parametrize("image_name", ["face_recognition_two_people.jpg", "facenet_pytorch_multiface.jpg"])
+def test_finds_every_face_of_the_portraits(detector: BlazeFaceDetector, image_name: str):
+    expected = labelled_faces()[image_name]
+    assert count_matches(detector.detect(load_photo(image_name)), expected) == (len(expected), 0)
+
+
+def test_boxes_are_framed_like_haars(detector: BlazeFaceDetector):
+    """The classifiers' crop margins were measured on Haar boxes."""
+    haar = HaarFaceDetector(min_face_size=16, detection_width=0)
+    overlaps = []
+    for name, expected in labelled_faces().items():
+        image = load_photo(name)
+        found, reference = detector.detect(image), haar.detect(image)
+        for label in expected:
+            own = max(found, key=lambda box: intersection_over_union(box, label))
+            haars = max(reference, key=lambda box: intersection_over_union(box, label))
+            if intersection_over_union(own, label) >= 0.5 and intersection_over_union(haars, label) >= 0.5:
+                overlaps.append(intersection_over_union(own, haars))
+    assert len(overlaps) >= 20
+    assert np.mean(overlaps) >= 0.75 and min(overlaps) >= 0.5, overlaps  # measured: 0.79 and 0.57
+
+
+def test_boxes_are_in_source_pixels_whatever_the_input_scale(two_people: np.ndarray):
+    expected = labelled_faces()["face_recognition_two_people.jpg"]
+    for input_scale in (0.2, 0.45, 0.8):
+        found = BlazeFaceDetector(input_scale=input_scale).detect(two_people)
+        assert count_matches(found, expected, threshold=0.6) == (2, 0), input_scale
+
+
+def test_grey_frames_and_scores(detector: BlazeFaceDetector, two_people: np.ndarray):
+    found = detector.detect(cv2.cvtColor(two_people, cv2.COLOR_BGR2GRAY))
+    assert count_matches(found, labelled_faces()["face_recognition_two_people.jpg"]) == (2, 0)
+    assert all(0.5 <= face.score <= 1 for face in found)
+
+
+def test_a_face_free_frame_has_no_faces(detector: BlazeFaceDetector):
+    assert detector.detect(np.full((480, 640, 3), 127, np.uint8)) == []
+
+
+def test_a_face_cut_by_the_frame_gets_a_box_inside_it(detector: BlazeFaceDetector, two_people: np.ndarray):
+    left_face = labelled_faces()["face_recognition_two_people.jpg"][0]
+    frame = two_people[left_face.y + left_face.height // 4 :, left_face.x + left_face.width // 4 :]
+    found = detector.detect(frame)
+    assert found and found[0].x == 0 and found[0].y == 0
+    assert all(face.x + face.width <= frame.shape[1] and face.y + face.height <= frame.shape[0] for face in found)
+
+
+def test_is_the_default_detector():
+    assert isinstance(create_detector(load_config()), BlazeFaceDetector)
+    assert isinstance(create_detector({"detector": "haar"}), HaarFaceDetector)
+
+
+def test_bad_parameters_are_refused(tmp_path):
+    for parameters in ({"score_threshold": 1.0}, {"nms_iou": 0.0}, {"input_scale": 0.0}):
+        with pytest.raises(ValueError):
+            BlazeFaceDetector(**parameters)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        BlazeFaceDetector(model_path=tmp_path / "missing.onnx")
