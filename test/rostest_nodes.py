@@ -24,7 +24,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Bool
 
 from face_affect.classifier import OnnxClassifier
-from face_affect.msg import FaceAffectArray, FaceDetectionArray
+from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
 from face_affect.ros.node import resolve_model_paths
 
 TIMEOUT = 60.0
@@ -231,6 +231,44 @@ class NodesTest(GraphTestCase):
                 self.assertAlmostEqual(sum(probabilities), 1.0, delta=1e-3)
                 self.assertEqual(label, labels[int(np.argmax(probabilities))])
                 self.assertAlmostEqual(confidence, max(probabilities), places=5)
+
+    def test_heatmaps_only_while_subscribed(self) -> None:
+        classifier = "/face_affect/classifier"
+        logs = LogCollector()
+        heatmaps = None
+        try:
+            self.results.wait_for(self.publish(self.two_people_message()))
+            started = [message.msg for message in logs.messages if message.name == classifier]
+            self.assertFalse(any("computing heatmaps" in text for text in started), "heatmaps computed unwatched")
+
+            heatmaps = StampedCollector("/face_affect/heatmaps", FaceHeatmapArray)
+            wait_until(lambda: heatmaps.subscriber.get_num_connections() >= 1, "a connection to heatmaps")
+            stamp = self.publish(self.two_people_message())
+            array = heatmaps.wait_for(stamp)
+            logs.wait_for(classifier, "computing heatmaps")
+            results = self.results.wait_for(stamp)
+            self.assertEqual(array.header.frame_id, "test_camera")
+            self.assertEqual([heatmap.id for heatmap in array.heatmaps], [face.id for face in results.faces])
+            self.assertTrue(array.heatmaps, "no heatmap for a frame with faces")
+            for heatmap, face in zip(array.heatmaps, results.faces):
+                self.assertEqual((heatmap.task, heatmap.class_name), ("emotion", face.emotion))
+                image = heatmap.heatmap
+                self.assertEqual((image.encoding, image.header.stamp), ("mono8", stamp))
+                pixels = np.frombuffer(image.data, dtype=np.uint8)
+                self.assertEqual(pixels.size, image.width * image.height)
+                self.assertGreater(pixels.std(), 10.0, "a flat heatmap")
+        finally:
+            if heatmaps is not None:
+                heatmaps.subscriber.unregister()
+            try:
+                # As for annotated: the publisher notices the closed connection on its next write.
+                for _ in range(30):
+                    self.results.wait_for(self.publish(self.two_people_message()))
+                    if any("no longer computed" in message.msg for message in logs.messages):
+                        break
+                logs.wait_for(classifier, "heatmaps have no subscriber, no longer computed")
+            finally:
+                logs.subscriber.unregister()
 
     def test_labels_come_from_the_models(self) -> None:
         config = resolve_model_paths(rospy.get_param("/face_affect/classifier"))

@@ -73,3 +73,22 @@ def test_video_command_reads_a_file(tmp_path: Path):
     assert [record["frame"] for record in records] == [0, 1, 2]
     assert all(len(record["faces"]) == 2 for record in records)
     assert output.stat().st_size > 0
+
+
+def test_saliency_writes_one_heatmap_image_per_face_and_model(tmp_path: Path):
+    import cv2
+
+    image = PHOTOS / "face_recognition_two_people.jpg"
+    completed = run_cli("image", str(image), "--saliency", str(tmp_path), "--saliency-tasks", "emotion", "gender")
+    assert completed.returncode == 0, completed.stderr
+    faces = json.loads(completed.stdout)["faces"]
+    written = sorted(path.name for path in tmp_path.iterdir())
+    expected = sorted(
+        f"{image.stem}_face{index}_{task}_{face[task]}.png"
+        for index, face in enumerate(faces)
+        for task in ("emotion", "gender")
+    )
+    assert written == expected
+    panel = cv2.imread(str(tmp_path / expected[0]))
+    assert panel.shape[1] == 3 * panel.shape[0]
+    assert panel.std() > 10

@@ -1,4 +1,4 @@
-"""Command line: ``python -m face_affect image PATH... [--json] [--annotate DIR]`` and ``video SOURCE``.
+"""Command line: ``python -m face_affect image PATH... [--annotate DIR] [--saliency DIR]`` and ``video SOURCE``.
 
 ``image`` prints one JSON object per image (JSON lines). A file that cannot be read
 is named on stderr, the others are still processed, and the exit status is 1.
@@ -12,11 +12,14 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from face_affect.classifier import ModelError
 from face_affect.config import load_config
 from face_affect.drawing import draw_results
-from face_affect.pipeline import FaceAffectPipeline
+from face_affect.pipeline import FaceAffectPipeline, FaceResult
+from face_affect.preprocessing import crop_face, to_grey
+from face_affect.saliency import GuidedBackpropagation, face_panel
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 
@@ -29,6 +32,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     image.add_argument("paths", nargs="+", type=Path)
     image.add_argument("--json", action="store_true", help="JSON lines on stdout (the default output)")
     image.add_argument("--annotate", type=Path, metavar="DIR", help="write annotated copies here")
+    image.add_argument(
+        "--saliency", type=Path, metavar="DIR", help="write a guided back-propagation image per face here"
+    )
+    image.add_argument(
+        "--saliency-tasks", nargs="+", choices=("emotion", "gender"), default=["emotion"],
+        help="models whose predicted class --saliency explains (default: emotion)",
+    )
     video = commands.add_parser("video", help="classify the faces in a video file or camera")
     video.add_argument("source", help="a video file, or a camera index such as 0")
     video.add_argument("--output", type=Path, help="write the annotated video here")
@@ -49,6 +59,11 @@ def expand_paths(paths: list[Path]) -> list[Path]:
 
 def run_images(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> int:
     failures = 0
+    explainers: list[GuidedBackpropagation] = []
+    if arguments.saliency:
+        arguments.saliency.mkdir(parents=True, exist_ok=True)
+        models = {"emotion": pipeline.emotion, "gender": pipeline.gender}
+        explainers = [GuidedBackpropagation(models[task]) for task in dict.fromkeys(arguments.saliency_tasks)]
     if arguments.annotate:
         arguments.annotate.mkdir(parents=True, exist_ok=True)
     for path in expand_paths(arguments.paths):
@@ -68,7 +83,21 @@ def run_images(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> i
         print(json.dumps(record), flush=True)
         if arguments.annotate:
             cv2.imwrite(str(arguments.annotate / f"{path.stem}_annotated.jpg"), draw_results(image, results))
+        for explainer in explainers:
+            write_saliency(explainer, image, results, arguments.saliency, path.stem)
     return 1 if failures else 0
+
+
+def write_saliency(
+    explainer: GuidedBackpropagation, image: np.ndarray, results: list[FaceResult], directory: Path, stem: str
+) -> None:
+    """``<stem>_face<i>_<task>_<class>.png``: the face, its guided map and the overlay."""
+    grey = to_grey(image)
+    crops = [crop_face(grey, result.box, explainer.classifier.crop_margin) for result in results]
+    maps = explainer.explain(crops)
+    for index, (crop, gradient, name) in enumerate(zip(crops, maps.gradients, maps.class_names)):
+        panel = face_panel(crop, gradient)
+        cv2.imwrite(str(directory / f"{stem}_face{index}_{explainer.task}_{name}.png"), panel)
 
 
 def run_video(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> int:

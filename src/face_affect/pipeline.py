@@ -96,11 +96,7 @@ class FaceAffectPipeline:
             raise ValueError(f"{len(crops)} crops for {len(boxes)} boxes")
         per_model = {}
         for classifier in (self.gender, self.emotion):
-            model_crops = [
-                recrop(crop, box.width, box.height, crop_margin, classifier.crop_margin)
-                for crop, box in zip(crops, boxes)
-            ]
-            per_model[classifier.task] = classifier.predict(model_crops)
+            per_model[classifier.task] = classifier.predict(model_crops(classifier, crops, boxes, crop_margin))
         return [
             FaceResult(
                 box=box,
@@ -112,3 +108,10 @@ class FaceAffectPipeline:
 
     def process(self, image: np.ndarray) -> list[FaceResult]:
         return self.classify(image, self.detect(image))
+
+
+def model_crops(
+    classifier: OnnxClassifier, crops: list[np.ndarray], boxes: list[FaceBox], crop_margin: float
+) -> list[np.ndarray]:
+    """Each classifier's own framing, cut out of crops made at ``crop_margin`` around ``boxes``."""
+    return [recrop(crop, box.width, box.height, crop_margin, classifier.crop_margin) for crop, box in zip(crops, boxes)]

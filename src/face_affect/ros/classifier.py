@@ -1,27 +1,31 @@
-"""``classifier_node``: faces in, gender and emotion out, plus the annotated frame on demand."""
+"""``classifier_node``: faces in, gender and emotion out, plus the annotated frame and heatmaps on demand."""
 
 from __future__ import annotations
 
 import threading
 import time
 
+import numpy as np
 import rospy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from face_affect.classifier import ModelError
+from face_affect.detection import FaceBox
 from face_affect.drawing import draw_results
-from face_affect.msg import FaceAffectArray, FaceDetectionArray
-from face_affect.pipeline import FaceAffectPipeline, FaceResult
+from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
+from face_affect.pipeline import FaceAffectPipeline, FaceResult, model_crops
 from face_affect.ros.images import ImageConverter, ImageError, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker, WorkerCounts
 from face_affect.ros.matching import StampMatcher
-from face_affect.ros.messages import affect_array, boxes_and_crops
+from face_affect.ros.messages import affect_array, boxes_and_crops, heatmap_array
 from face_affect.ros.node import (
     describe_counts,
     log_worker_error,
     private_config,
     publish_ready,
 )
+from face_affect.saliency import GuidedBackpropagation, face_panel
 
 
 class ClassifierNode(rospy.SubscribeListener):
@@ -31,6 +35,10 @@ class ClassifierNode(rospy.SubscribeListener):
     ``annotated``, this node subscribes to the camera itself, keeps the last
     ``annotated_buffer`` frames and draws on the one whose stamp matches the
     results. Nobody watching costs nothing.
+
+    Guided back-propagation heatmaps (``heatmaps``, and ``heatmaps/image`` for rviz)
+    are computed only while one of them has a subscriber, or always with the
+    parameter ``heatmaps: true``.
     """
 
     def __init__(self) -> None:
@@ -49,6 +57,12 @@ class ClassifierNode(rospy.SubscribeListener):
             self.annotated_publisher = rospy.Publisher(
                 "annotated", Image, queue_size=1, subscriber_listener=self
             )
+        self.heatmaps_always = bool(config.get("heatmaps", False))
+        self.explainers = heatmap_explainers(self.pipeline, config.get("heatmap_tasks", ["emotion"]))
+        self.heatmap_counts = WorkerCounts()
+        self.computing_heatmaps = False
+        self.heatmaps_publisher = rospy.Publisher("heatmaps", FaceHeatmapArray, queue_size=2)
+        self.heatmap_image_publisher = rospy.Publisher("heatmaps/image", Image, queue_size=1)
         self.worker = LatestMessageWorker(self.process, log_worker_error, name="classifier")
         self.faces_subscriber = rospy.Subscriber(
             "faces", FaceDetectionArray, self.worker.put, queue_size=1, buff_size=2**24
@@ -66,10 +80,49 @@ class ClassifierNode(rospy.SubscribeListener):
                 message.header, results, self.pipeline.gender_labels, self.pipeline.emotion_labels
             )
         )
+        if self.heatmaps_wanted():
+            crop_margin = message.faces[0].crop_margin if boxes else 0.0
+            self.publish_heatmaps(message.header, boxes, crops, crop_margin)
         if self.image_subscriber is not None:
             pair = self.matcher.add_results(stamp_key(message.header), results)
             if pair is not None:
                 self.annotate(*pair)
+
+    def heatmaps_wanted(self) -> bool:
+        """True while a heatmap topic has a subscriber (or always); logs each change."""
+        subscribed = (
+            self.heatmaps_publisher.get_num_connections() > 0
+            or self.heatmap_image_publisher.get_num_connections() > 0
+        )
+        wanted = self.heatmaps_always or subscribed
+        if wanted != self.computing_heatmaps:
+            self.computing_heatmaps = wanted
+            tasks = ", ".join(explainer.task for explainer in self.explainers)
+            if wanted:
+                rospy.loginfo(f"{rospy.get_name()}: computing heatmaps ({tasks})")
+            else:
+                rospy.loginfo(f"{rospy.get_name()}: heatmaps have no subscriber, no longer computed")
+        return wanted
+
+    def publish_heatmaps(
+        self, header: Header, boxes: list[FaceBox], crops: list[np.ndarray], crop_margin: float
+    ) -> None:
+        """The maps of every face in one array; the rviz image only while it has a subscriber."""
+        start = time.perf_counter()
+        drawn = self.heatmap_image_publisher.get_num_connections() > 0
+        maps_per_task = []
+        panels = []
+        for explainer in self.explainers:
+            own_crops = model_crops(explainer.classifier, crops, boxes, crop_margin)
+            maps = explainer.explain(own_crops)
+            maps_per_task.append((explainer.task, maps))
+            if drawn:
+                panels.extend(face_panel(crop, gradient, 96) for crop, gradient in zip(own_crops, maps.gradients))
+        self.heatmaps_publisher.publish(heatmap_array(header, maps_per_task, self.converter))
+        if panels:
+            self.heatmap_image_publisher.publish(self.converter.to_message(np.vstack(panels), "bgr8", header))
+        self.heatmap_counts.processed += 1
+        self.heatmap_counts.processing_seconds += time.perf_counter() - start
 
     def receive_frame(self, message: Image | CompressedImage) -> None:
         pair = self.matcher.add_frame(stamp_key(message.header), message)
@@ -112,6 +165,28 @@ class ClassifierNode(rospy.SubscribeListener):
             f"{rospy.get_name()} annotation: {self.annotation_counts.processed} frames drawn "
             f"in {self.annotation_counts.mean_milliseconds:.1f} ms on average"
         )
+        rospy.loginfo(
+            f"{rospy.get_name()} heatmaps: {self.heatmap_counts.processed} frames "
+            f"in {self.heatmap_counts.mean_milliseconds:.1f} ms on average"
+        )
+
+
+def heatmap_explainers(pipeline: FaceAffectPipeline, tasks: list[str]) -> list[GuidedBackpropagation]:
+    """Guided back-propagation for the models named in ``heatmap_tasks`` (built once, at start).
+
+    A model whose graph cannot be differentiated loses its heatmaps, not the node.
+    """
+    models = {"emotion": pipeline.emotion, "gender": pipeline.gender}
+    unknown = [task for task in tasks if task not in models]
+    if unknown:
+        raise ValueError(f"heatmap_tasks: unknown {unknown}; choose from {sorted(models)}")
+    explainers = []
+    for task in dict.fromkeys(tasks):
+        try:
+            explainers.append(GuidedBackpropagation(models[task]))
+        except ModelError as error:
+            rospy.logwarn(f"{rospy.get_name()}: no {task} heatmaps: {error}")
+    return explainers
 
 
 def stamp_key(header: Header) -> tuple[int, int]:

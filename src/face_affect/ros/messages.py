@@ -14,9 +14,12 @@ from face_affect.msg import (
     FaceAffectArray,
     FaceDetection,
     FaceDetectionArray,
+    FaceHeatmap,
+    FaceHeatmapArray,
 )
 from face_affect.pipeline import Attribute, FaceResult
 from face_affect.ros.images import ImageConverter
+from face_affect.saliency import SaliencyMaps, heatmap_image
 
 
 def region_of_interest(box: FaceBox) -> RegionOfInterest:
@@ -86,6 +89,23 @@ def affect_array(
         emotion_labels=list(emotion_labels),
         faces=faces,
     )
+
+
+def heatmap_array(
+    header: Header, maps_per_task: Sequence[tuple[str, SaliencyMaps]], converter: ImageConverter
+) -> FaceHeatmapArray:
+    """One mono8 heatmap per face and task; ``id`` is the face's index, as in ``affect_array``."""
+    heatmaps = [
+        FaceHeatmap(
+            id=index,
+            task=task,
+            class_name=class_name,
+            heatmap=converter.to_message(heatmap_image(gradient), "mono8", header),
+        )
+        for task, maps in maps_per_task
+        for index, (gradient, class_name) in enumerate(zip(maps.gradients, maps.class_names))
+    ]
+    return FaceHeatmapArray(header=header, heatmaps=heatmaps)
 
 
 def affect_array_to_json(message: FaceAffectArray) -> dict:
