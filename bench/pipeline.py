@@ -1,0 +1,159 @@
+"""Per-stage cost of the library pipeline on one core: p50 and p99 in ms, as a table and JSON.
+
+Frames are moving 640x480 windows over the photos in ../shared/data/photos (a pan,
+not one photo repeated), chosen to hold 0, 1 or 4 faces, and 1280x960 windows.
+Run on a quiet machine: ``PYTHONPATH=src .venv/bin/python bench/pipeline.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from face_affect.config import PACKAGE_ROOT
+from face_affect.drawing import draw_results
+from face_affect.pipeline import FaceAffectPipeline
+from face_affect.preprocessing import crop_face, recrop, to_grey, to_model_input
+
+PHOTOS = PACKAGE_ROOT.parent / "shared" / "data" / "photos"
+# (photo, scale, window centre in scaled pixels) giving the face counts named.
+SCENES = {
+    "vga_0_faces": ("face_recognition_two_people.jpg", 1.0, (560, 540), (640, 480)),
+    "vga_1_face": ("face_recognition_two_people.jpg", 1.2, (390, 300), (640, 480)),
+    "vga_4_faces": ("facenet_pytorch_multiface.jpg", 1.0, (690, 300), (640, 480)),
+    "sxga_2_faces": ("face_recognition_two_people.jpg", 1.9, (1070, 560), (1280, 960)),
+}
+PAN_PIXELS = 40
+WARM_UP_FRAMES = 5
+
+
+def moving_windows(photo: str, scale: float, centre: tuple[int, int], size: tuple[int, int], count: int):
+    """``count`` frames panning +-PAN_PIXELS around ``centre`` of the scaled photo."""
+    image = cv2.imread(str(PHOTOS / photo))
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    width, height = size
+    padded = cv2.copyMakeBorder(image, height, height, width, width, cv2.BORDER_REFLECT)
+    frames = []
+    for index in range(count):
+        shift = round(PAN_PIXELS * np.sin(2 * np.pi * index / count))
+        x = centre[0] + width - width // 2 + shift
+        y = centre[1] + height - height // 2
+        frames.append(np.ascontiguousarray(padded[y : y + height, x : x + width]))
+    return frames
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    milliseconds = np.array(samples) * 1e3
+    return {
+        "p50": round(float(np.percentile(milliseconds, 50)), 3),
+        "p99": round(float(np.percentile(milliseconds, 99)), 3),
+    }
+
+
+class Stopwatch:
+    """``with Stopwatch() as watch: ...`` leaves the elapsed wall time in ``watch.seconds``."""
+
+    def __enter__(self) -> Stopwatch:
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def measure_scene(pipeline: FaceAffectPipeline, frames: list[np.ndarray]) -> dict[str, object]:
+    stage_names = ("detection", "preprocessing", "emotion", "gender", "drawing")
+    stages: dict[str, list[float]] = {name: [] for name in (*stage_names, "total")}
+    face_counts = []
+    margin = pipeline.crop_margin
+    for frame in frames[:WARM_UP_FRAMES]:  # first runs allocate onnxruntime and OpenCV buffers
+        pipeline.process(frame)
+    for frame in frames:
+        watches = {name: Stopwatch() for name in stage_names}
+        with watches["detection"]:
+            boxes = pipeline.detect(frame)
+        with watches["preprocessing"]:
+            grey = to_grey(frame)
+            crops = [crop_face(grey, box, margin) for box in boxes]
+            batches = {}
+            for classifier in (pipeline.emotion, pipeline.gender):
+                model_crops = [
+                    recrop(crop, box.width, box.height, margin, classifier.crop_margin)
+                    for crop, box in zip(crops, boxes)
+                ]
+                batches[classifier.task] = to_model_input(model_crops, classifier.input_width, classifier.input_height)
+        if boxes:
+            with watches["emotion"]:
+                pipeline.emotion.predict_batch(batches["emotion"])
+            with watches["gender"]:
+                pipeline.gender.predict_batch(batches["gender"])
+        results = pipeline.classify(frame, boxes)
+        with watches["drawing"]:
+            draw_results(frame, results)
+        for name, watch in watches.items():
+            stages[name].append(watch.seconds)
+        stages["total"].append(sum(watches[name].seconds for name in stage_names if name != "drawing"))
+        face_counts.append(len(boxes))
+    report: dict[str, object] = {name: percentiles(samples) for name, samples in stages.items()}
+    report["faces_per_frame"] = round(float(np.mean(face_counts)), 2)
+    return report
+
+
+def measure_per_face(pipeline: FaceAffectPipeline, repeats: int) -> dict[str, object]:
+    """Both classifiers' cost per face, one face per run and eight faces per run."""
+    rng = np.random.default_rng(0)
+    report = {}
+    for batch_size in (1, 8):
+        samples = []
+        emotion = rng.uniform(0, 255, (batch_size, 1, 48, 48)).astype(np.float32)
+        gender = rng.uniform(0, 255, (batch_size, 1, 64, 64)).astype(np.float32)
+        for _ in range(repeats):
+            with Stopwatch() as watch:
+                pipeline.emotion.predict_batch(emotion)
+                pipeline.gender.predict_batch(gender)
+            samples.append(watch.seconds / batch_size)
+        report[f"both_models_per_face_batch_{batch_size}"] = percentiles(samples)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=200, help="frames per scene")
+    parser.add_argument("--detector", default=None, help="override the configured detector")
+    parser.add_argument("--output", type=Path, default=PACKAGE_ROOT / "bench" / "results" / "pipeline.json")
+    arguments = parser.parse_args()
+    cv2.setNumThreads(1)
+    overrides = {"onnx_threads": 1}
+    if arguments.detector:
+        overrides["detector"] = arguments.detector
+    pipeline = FaceAffectPipeline.from_config(overrides)
+    report: dict[str, object] = {"detector": type(pipeline.detector).__name__}
+    for name, (photo, scale, centre, size) in SCENES.items():
+        report[name] = measure_scene(pipeline, moving_windows(photo, scale, centre, size, arguments.frames))
+    report.update(measure_per_face(pipeline, repeats=arguments.frames * 5))
+    print(f"detector: {report['detector']}, one thread, ms p50 / p99")
+    print(
+        f"{'scene':14} {'faces':>5} "
+        + " ".join(f"{s:>15}" for s in ("detection", "preprocessing", "emotion", "gender", "drawing", "total"))
+    )
+    for name in SCENES:
+        scene = report[name]
+        cells = " ".join(
+            f"{scene[s]['p50']:7.2f} / {scene[s]['p99']:5.2f}"
+            for s in ("detection", "preprocessing", "emotion", "gender", "drawing", "total")
+        )
+        print(f"{name:14} {scene['faces_per_frame']:5} {cells}")
+    for key in ("both_models_per_face_batch_1", "both_models_per_face_batch_8"):
+        print(f"{key}: {report[key]['p50']:.3f} / {report[key]['p99']:.3f} ms")
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
