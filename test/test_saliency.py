@@ -27,12 +27,14 @@ def fer_test_faces() -> np.ndarray:
     return faces[:, None].astype(np.float32)
 
 
-def torch_guided_gradient(network, batch: np.ndarray, classes: np.ndarray, dtype: str) -> np.ndarray:
+def torch_guided_gradient(
+    network, batch: np.ndarray, classes: np.ndarray, dtype: str, flip_average: bool = False
+) -> np.ndarray:
     """The reference: autograd through the training-time network in ``dtype``, each ReLU's
     input gradient clamped at zero by a hook (Springenberg et al.'s guided rule)."""
     import torch
 
-    from face_affect.training.graph import normalise
+    from face_affect.training.graph import InferenceGraph
 
     network = copy.deepcopy(network).to(getattr(torch, dtype))
     hooks = [
@@ -42,7 +44,7 @@ def torch_guided_gradient(network, batch: np.ndarray, classes: np.ndarray, dtype
     ]
     try:
         pixels = torch.from_numpy(batch.astype(dtype)).requires_grad_(True)
-        logits = network(normalise(pixels))
+        logits = InferenceGraph(network, flip_average).logits(pixels)
         logits.gather(1, torch.from_numpy(classes)[:, None]).sum().backward()
     finally:
         for hook in hooks:
@@ -55,7 +57,7 @@ def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
     return float(np.abs(ours - reference).max() / np.abs(reference).max())
 
 
-def exported_network(architecture: str, size: int, path: Path):
+def exported_network(architecture: str, size: int, path: Path, flip_average: bool = False):
     """A freshly initialised network whose batch norms do something, exported to ``path``."""
     import torch
 
@@ -73,18 +75,26 @@ def exported_network(architecture: str, size: int, path: Path):
                 module.bias.uniform_(-0.2, 0.2)
     network.eval()
     metadata = {"task": "emotion", "labels": EMOTION_LABELS, "crop_margin": [0.0, 0.0, 0.0, 0.0]}
-    export_onnx(network, path, (size, size), metadata)
+    export_onnx(network, path, (size, size), metadata, flip_average)
     return network
 
 
 @pytest.mark.parametrize(
-    ("architecture", "size"), [("mini_xception", 48), ("mini_xception", 64), ("sequential_cnn", 48)]
+    ("architecture", "size", "flip_average"),
+    [
+        ("mini_xception", 48, False),
+        ("mini_xception", 48, True),
+        ("mini_xception", 64, False),
+        ("sequential_cnn", 48, False),
+    ],
 )
-def test_guided_gradient_matches_torch_autograd(architecture: str, size: int, tmp_path: Path, fer_test_faces):
+def test_guided_gradient_matches_torch_autograd(
+    architecture: str, size: int, flip_average: bool, tmp_path: Path, fer_test_faces
+):
     import cv2
 
     path = tmp_path / f"{architecture}.onnx"
-    network = exported_network(architecture, size, path)
+    network = exported_network(architecture, size, path, flip_average)
     explainer = GuidedBackpropagation(OnnxClassifier(path))
     # Sub-grey-level dither: in a saturated patch (FER faces have some) every max-pool window
     # ties, and which element wins depends on each library's rounding, not on the algorithm.
@@ -98,8 +108,8 @@ def test_guided_gradient_matches_torch_autograd(architecture: str, size: int, tm
         maps = explainer.explain_batch(batch, classes)
         if classes is not None:
             assert list(maps.classes) == classes
-        exact = torch_guided_gradient(network, batch, maps.classes, "float64")
-        single = torch_guided_gradient(network, batch, maps.classes, "float32")
+        exact = torch_guided_gradient(network, batch, maps.classes, "float64", flip_average)
+        single = torch_guided_gradient(network, batch, maps.classes, "float32", flip_average)
         for ours, reference, torch_single in zip(maps.gradients, exact, single):
             # A guided map jumps where a ReLU input or a max-pool race is within rounding of
             # its threshold: there float32 sides with either outcome, torch's own included.

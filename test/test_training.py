@@ -5,6 +5,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -96,8 +97,10 @@ def test_augmentation_keeps_shape_and_is_seeded():
     assert not torch.allclose(first, images)
 
 
-@pytest.mark.parametrize("architecture", ["mini_xception", "sequential_cnn"])
-def test_onnx_export_matches_torch(tmp_path: Path, architecture: str):
+@pytest.mark.parametrize(
+    ("architecture", "flip_average"), [("mini_xception", False), ("mini_xception", True), ("sequential_cnn", False)]
+)
+def test_onnx_export_matches_torch(tmp_path: Path, architecture: str, flip_average: bool):
     torch.manual_seed(0)
     network = build_network(architecture, 7)
     # Non-trivial batch-norm statistics, so parity covers the folded normalisation too.
@@ -107,13 +110,15 @@ def test_onnx_export_matches_torch(tmp_path: Path, architecture: str):
             network(torch.randn(16, 1, 48, 48))
     network.eval()
     path = tmp_path / "model.onnx"
-    export_onnx(
-        network, path, (48, 48), {"task": "emotion", "labels": list(FER2013_CLASSES), "crop_margin": [0, 0, 0, 0]}
-    )
+    metadata = {"task": "emotion", "labels": list(FER2013_CLASSES), "crop_margin": [0, 0, 0, 0]}
+    export_onnx(network, path, (48, 48), metadata, flip_average)
     batch = np.random.default_rng(0).uniform(0, 255, (5, 1, 48, 48)).astype(np.float32)
     classifier = OnnxClassifier(path)
-    assert np.abs(classifier.predict_batch(batch) - torch_probabilities(network, batch)).max() < 1e-5
-    assert "GlobalAveragePool" in {node.op_type for node in __import__("onnx").load(str(path)).graph.node}
+    reference = torch_probabilities(network, batch, flip_average)
+    assert np.abs(classifier.predict_batch(batch) - reference).max() < 1e-5
+    assert "GlobalAveragePool" in {node.op_type for node in onnx.load(str(path)).graph.node}
+    if flip_average:  # a face and its mirror image then score alike
+        np.testing.assert_allclose(classifier.predict_batch(batch[..., ::-1].copy()), reference, atol=1e-5)
 
 
 def test_committed_emotion_model_is_small():

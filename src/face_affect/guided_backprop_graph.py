@@ -170,7 +170,20 @@ class GuidedBackpropagationBuilder:
             "Sub": self.add_or_subtract,
             "Mul": self.scale,
             "Div": self.scale,
+            "Slice": self.mirror,
         }
+
+    def mirror(self, node: onnx.NodeProto, gradient: str, active_inputs: list[str]) -> None:
+        """A whole-axis reversal (the flipped face of test-time augmentation) is its own backward.
+
+        torch exports ``flip`` as a Slice from -1 to -2**63+1 with step -1; other slices are refused.
+        """
+        if len(node.input) < 5:
+            raise UnsupportedGraphError(f"{node.name}: only step -1 slices (mirroring) are supported")
+        starts, ends, _, steps = (self.constant_value(tensor) for tensor in node.input[1:5])
+        if not (np.all(steps == -1) and np.all(starts == -1) and np.all(ends <= np.iinfo(np.int32).min)):
+            raise UnsupportedGraphError(f"{node.name}: only whole-axis reversals are supported among slices")
+        self.gradients[active_inputs[0]].append(self.add("Slice", [gradient, *node.input[1:5]], "mirrored"))
 
     def passing(self, node: onnx.NodeProto, gradient: str, active_inputs: list[str]) -> None:
         self.gradients[active_inputs[0]].append(gradient)

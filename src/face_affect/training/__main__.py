@@ -18,6 +18,7 @@ from face_affect.training.datasets import LabelledSplits, load_dataset  # noqa: 
 from face_affect.training.release import evaluate_model, export_checkpoint, set_metadata, write_report  # noqa: E402
 from face_affect.training.train import DEFAULT_RUNS_DIRECTORY, TrainingConfig, train  # noqa: E402
 
+FLIP_AVERAGE_HELP = "average the logits of each face and its mirror image in the exported graph"
 TASK_DATA = {"emotion": "fer2013.npz", "gender": "gender_utkface.npz"}
 
 
@@ -37,6 +38,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     train_parser.add_argument("--threads", type=int, default=TrainingConfig.threads)
     train_parser.add_argument("--run-directory", type=Path, help="checkpoints and log (outside the repo)")
     train_parser.add_argument("--output", type=Path, help="ONNX file to write (default models/<task>_<arch>.onnx)")
+    train_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     export_parser = commands.add_parser("export", help="export a checkpoint, then evaluate the ONNX file")
     export_parser.add_argument("task", choices=sorted(TASK_DATA))
     export_parser.add_argument("--data", required=True)
@@ -44,6 +46,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     export_parser.add_argument("--architecture", default="mini_xception")
     export_parser.add_argument("--training-command", default="", help="recorded in the model's metadata")
     export_parser.add_argument("--output", type=Path)
+    export_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     evaluate_parser = commands.add_parser("evaluate", help="evaluate an ONNX model on a data split")
     evaluate_parser.add_argument("model", type=Path)
     evaluate_parser.add_argument("--data", required=True)
@@ -56,10 +59,16 @@ def default_output(task: str, architecture: str) -> Path:
 
 
 def export_and_report(
-    task: str, architecture: str, checkpoint: Path, data: LabelledSplits, output: Path, command: str
+    task: str,
+    architecture: str,
+    checkpoint: Path,
+    data: LabelledSplits,
+    output: Path,
+    command: str,
+    flip_average: bool = False,
 ) -> None:
     """Exports, evaluates the ONNX file on the test split, writes docs/ and the test accuracy."""
-    export_checkpoint(task, architecture, checkpoint, data, output, command)
+    export_checkpoint(task, architecture, checkpoint, data, output, command, flip_average)
     report = evaluate_model(output, data)
     set_metadata(output, {"test_accuracy": report["whole_image"]["accuracy"]})
     stem = output.stem
@@ -85,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         output = arguments.output or default_output(arguments.task, arguments.architecture)
         data = load_dataset(arguments.data)
         export_and_report(
-            arguments.task, arguments.architecture, arguments.checkpoint, data, output, arguments.training_command
+            arguments.task,
+            arguments.architecture,
+            arguments.checkpoint,
+            data,
+            output,
+            arguments.training_command,
+            arguments.flip_average,
         )
         return 0
     name = f"{arguments.task}_{arguments.architecture}"
@@ -104,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     best_checkpoint = train(data, config, run_directory)
     command = "python -m face_affect.training " + shlex.join(argv)
     output = arguments.output or default_output(arguments.task, arguments.architecture)
-    export_and_report(arguments.task, arguments.architecture, best_checkpoint, data, output, command)
+    export_and_report(
+        arguments.task, arguments.architecture, best_checkpoint, data, output, command, arguments.flip_average
+    )
     return 0
 
 

