@@ -5,7 +5,7 @@ their own size, against ``test/data/labelled_faces.csv`` (IoU >= 0.5; detections
 ``test/data/ignored_regions.csv`` count neither way). Speed: the same photos
 cropped to 4:3 and resized to 640x480, one OpenCV and one onnxruntime thread.
 
-    PYTHONPATH=src .venv/bin/python bench/detection.py [--output build/bench/detection.json]
+    PYTHONPATH=src .venv/bin/python bench/detection.py [--output bench/results/detection.json]
 
 ``--fit-framing`` also prints the per-side growth of BlazeFace's box that gives
 Haar's box on faces both find (``face_affect.blazeface.HAAR_FRAMING``).
@@ -111,7 +111,7 @@ def haar_framing(blazeface: BlazeFaceDetector, haar: FaceDetector, photos: dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=REPOSITORY / "build" / "bench" / "detection.json")
+    parser.add_argument("--output", type=Path, default=REPOSITORY / "bench" / "results" / "detection.json")
     parser.add_argument("--repeats", type=int, default=300, help="timed VGA frames per detector")
     parser.add_argument("--fit-framing", action="store_true")
     arguments = parser.parse_args()

@@ -4,7 +4,7 @@ Faces are FER-2013 test images (48x48) for the emotion models and UTKFace-sized
 crops of them (64x64) for the gender model, explained one face per run (the
 ROS node's case with one face) and in batches of 4. The forward pass alone is
 timed on the same faces for comparison. Run on a quiet machine:
-``PYTHONPATH=src .venv/bin/python bench/saliency.py [--output bench_saliency.json]``.
+``PYTHONPATH=src .venv/bin/python bench/saliency.py [--output bench/results/saliency.json]``.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def faces_for(classifier: OnnxClassifier, count: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=500)
-    parser.add_argument("--output", type=Path, default=Path("bench_saliency.json"))
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "saliency.json")
     arguments = parser.parse_args()
     report: dict[str, object] = {
         "machine": {"cpu": platform.processor() or platform.machine(), "cores_visible": os.cpu_count()},
@@ -94,6 +94,7 @@ def main() -> None:
                 f"{row['forward']['p50']:>11.3f} {row['forward']['p99']:>8.3f}"
             )
         report["models"][name] = results
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written {arguments.output}")
 
