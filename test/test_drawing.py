@@ -1,0 +1,29 @@
+from face_affect.detection import FaceBox
+from face_affect.drawing import label_position, overlap
+
+FRAME = (640, 480)
+
+
+def test_a_label_goes_above_its_box_when_there_is_room():
+    assert label_position(FaceBox(100, 100, 50, 50), (80, 30), FRAME, []) == (100, 70, 180, 100)
+
+
+def test_a_label_goes_below_when_above_is_outside_the_frame_or_taken():
+    assert label_position(FaceBox(100, 10, 50, 50), (80, 30), FRAME, []) == (100, 60, 180, 90)
+    taken = [(90, 60, 200, 95)]
+    assert label_position(FaceBox(100, 100, 50, 50), (80, 30), FRAME, taken) == (100, 150, 180, 180)
+
+
+def test_a_label_goes_inside_the_box_when_above_and_below_are_taken():
+    taken = [(100, 70, 180, 100), (100, 150, 180, 180)]
+    assert label_position(FaceBox(100, 100, 50, 50), (80, 30), FRAME, taken) == (100, 100, 180, 130)
+
+
+def test_a_label_stays_inside_the_frame_at_the_right_edge():
+    x0, _, x1, _ = label_position(FaceBox(600, 100, 40, 40), (80, 30), FRAME, [])
+    assert (x0, x1) == (560, 640)
+
+
+def test_overlap_is_strict():
+    assert overlap((0, 0, 10, 10), (5, 5, 15, 15))
+    assert not overlap((0, 0, 10, 10), (10, 0, 20, 10))
