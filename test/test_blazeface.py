@@ -4,6 +4,7 @@ import pytest
 
 from conftest import count_matches, ignored_regions, intersection_over_union, labelled_faces, load_photo
 from face_affect.blazeface import (
+    SIZED_SESSIONS,
     BlazeFaceDetector,
     anchor_centres,
     decode_boxes,
@@ -12,6 +13,7 @@ from face_affect.blazeface import (
     shrink,
     weighted_non_maximum_suppression,
 )
+from face_affect.blazeface_model import split_channel_padding
 from face_affect.config import load_config
 from face_affect.detection import HaarFaceDetector, create_detector
 
@@ -161,3 +163,111 @@ def test_bad_parameters_are_refused(tmp_path):
             BlazeFaceDetector(**parameters)
     with pytest.raises(FileNotFoundError, match="not found"):
         BlazeFaceDetector(model_path=tmp_path / "missing.onnx")
+
+
+def test_splitting_the_channel_padding_keeps_the_result():
+    """``Relu(Add(Pad(x), Conv(y)))`` with channels appended by the Pad becomes two convolutions and a Concat."""
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Pad", ["pooled", "paddings"], ["padded"], mode="constant"),
+        helper.make_node("Conv", ["y", "kernel", "bias"], ["convolved"], strides=[2, 2]),
+        helper.make_node("Add", ["padded", "convolved"], ["sum"]),
+        helper.make_node("Relu", ["sum"], ["out"]),
+    ]
+    initializers = [
+        numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 8, 0, 0], np.int64), "paddings"),
+        numpy_helper.from_array(rng.normal(size=(24, 4, 1, 1)).astype(np.float32), "kernel"),
+        numpy_helper.from_array(rng.normal(size=24).astype(np.float32), "bias"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "padding",
+        [
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, channels, 8, 8])
+            for name, channels in (("x", 16), ("y", 4))
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 24, 4, 4])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 7
+    inputs = {
+        "x": rng.normal(size=(1, 16, 8, 8)).astype(np.float32),
+        "y": rng.normal(size=(1, 4, 8, 8)).astype(np.float32),
+    }
+    expected = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, inputs
+    )
+    assert split_channel_padding(model.graph) == 1
+    onnx.checker.check_model(model)
+    assert sorted(node.op_type for node in model.graph.node) == [
+        "Add",
+        "Concat",
+        "Conv",
+        "Conv",
+        "MaxPool",
+        "Relu",
+        "Relu",
+    ]
+    assert {initializer.name for initializer in model.graph.initializer} == {
+        "kernel/low",
+        "bias/low",
+        "kernel/high",
+        "bias/high",
+    }
+    found = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, inputs
+    )
+    np.testing.assert_allclose(found[0], expected[0], atol=1e-5)
+
+
+def test_the_converted_model_has_no_channel_padding(detector: BlazeFaceDetector):
+    import onnx
+
+    operators = {node.op_type for node in onnx.load(str(detector.model_path)).graph.node}
+    assert "Pad" not in operators and "Concat" in operators
+
+
+def test_fixed_size_sessions_give_the_generic_sessions_result(two_people: np.ndarray):
+    detector = BlazeFaceDetector()
+    tensor, _ = detector.network_input(two_people)
+    height, width = tensor.shape[2:]
+    fixed = detector.session_for(width, height).run(None, {detector.input_name: tensor})
+    generic = detector.session.run(None, {detector.input_name: tensor})
+    for fixed_output, generic_output in zip(fixed, generic):
+        np.testing.assert_allclose(fixed_output, generic_output, atol=1e-3)
+    for size in range(SIZED_SESSIONS + 2):
+        detector.detect(np.zeros((64 + 32 * size, 96, 3), np.uint8))
+    assert len(detector.sized_sessions) == SIZED_SESSIONS
+    assert detector.session_for(1024, 1024) is detector.session
+
+
+def test_weighted_nms_matches_clustering_one_box_at_a_time():
+    rng = np.random.default_rng(1)
+    corners = rng.uniform(0, 100, size=(40, 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(5, 30, size=(40, 2))], axis=1).astype(np.float32)
+    scores = rng.uniform(0.5, 1, size=40)
+    order = np.argsort(-scores, kind="stable")
+    remaining, expected_boxes, expected_scores = list(order), [], []
+    while remaining:
+        best = boxes[remaining[0]]
+        cluster = [index for index in remaining if index == remaining[0] or _iou(best, boxes[index]) > 0.3]
+        weights = scores[cluster]
+        expected_boxes.append(weights @ boxes[cluster] / weights.sum())
+        expected_scores.append(scores[cluster[0]])
+        remaining = [index for index in remaining if index not in cluster]
+    merged, merged_scores = weighted_non_maximum_suppression(boxes, scores, 0.3)
+    np.testing.assert_allclose(merged, expected_boxes, rtol=1e-5)
+    np.testing.assert_allclose(merged_scores, expected_scores, rtol=1e-6)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - width * height
+    return width * height / union

