@@ -17,8 +17,8 @@ import numpy as np
 
 from face_affect.config import PACKAGE_ROOT
 from face_affect.drawing import draw_results
-from face_affect.pipeline import FaceAffectPipeline
-from face_affect.preprocessing import crop_face, recrop, to_grey, to_model_input
+from face_affect.pipeline import FaceAffectPipeline, model_crops
+from face_affect.preprocessing import crop_face, to_grey, to_model_input
 
 PHOTOS = PACKAGE_ROOT.parent / "shared" / "data" / "photos"
 # (photo, scale, window centre in scaled pixels) giving the face counts named.
@@ -86,11 +86,9 @@ def measure_scene(pipeline: FaceAffectPipeline, frames: list[np.ndarray]) -> dic
             crops = [crop_face(grey, box, margin) for box in boxes]
             batches = {}
             for classifier in (pipeline.emotion, pipeline.gender):
-                model_crops = [
-                    recrop(crop, box.width, box.height, margin, classifier.crop_margin)
-                    for crop, box in zip(crops, boxes)
-                ]
-                batches[classifier.task] = to_model_input(model_crops, classifier.input_width, classifier.input_height)
+                batches[classifier.task] = to_model_input(
+                    model_crops(classifier, crops, boxes, margin), classifier.input_width, classifier.input_height
+                )
         if boxes:
             with watches["emotion"]:
                 pipeline.emotion.predict_batch(batches["emotion"])

@@ -62,7 +62,7 @@ def run_images(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> i
     explainers: list[GuidedBackpropagation] = []
     if arguments.saliency:
         arguments.saliency.mkdir(parents=True, exist_ok=True)
-        models = {"emotion": pipeline.emotion, "gender": pipeline.gender}
+        models = pipeline.classifiers
         explainers = [GuidedBackpropagation(models[task]) for task in dict.fromkeys(arguments.saliency_tasks)]
     if arguments.annotate:
         arguments.annotate.mkdir(parents=True, exist_ok=True)

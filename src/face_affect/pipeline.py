@@ -74,6 +74,11 @@ class FaceAffectPipeline:
         return enclosing_margin([self.gender.crop_margin, self.emotion.crop_margin])
 
     @property
+    def classifiers(self) -> dict[str, OnnxClassifier]:
+        """The classifiers by task name, as parameters such as ``heatmap_tasks`` name them."""
+        return {"gender": self.gender, "emotion": self.emotion}
+
+    @property
     def gender_labels(self) -> tuple[str, ...]:
         return self.gender.labels
 

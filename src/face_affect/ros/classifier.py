@@ -176,7 +176,7 @@ def heatmap_explainers(pipeline: FaceAffectPipeline, tasks: list[str]) -> list[G
 
     A model whose graph cannot be differentiated loses its heatmaps, not the node.
     """
-    models = {"emotion": pipeline.emotion, "gender": pipeline.gender}
+    models = pipeline.classifiers
     unknown = [task for task in tasks if task not in models]
     if unknown:
         raise ValueError(f"heatmap_tasks: unknown {unknown}; choose from {sorted(models)}")
