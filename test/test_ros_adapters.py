@@ -1,13 +1,93 @@
-"""The ROS-free parts of the node layer: newest-message worker and stamp matching."""
+"""The parts of the node layer that need no master: image conversion, newest-message worker, stamp matching."""
 
 from __future__ import annotations
 
 import threading
 
+import cv2
+import numpy as np
 import pytest
+from cv_bridge import CvBridge
+from sensor_msgs.msg import Image
 
+from face_affect.ros.images import SUPPORTED_ENCODINGS, ImageConverter, ImageError
 from face_affect.ros.latest import LatestMessageWorker
 from face_affect.ros.matching import StampMatcher
+
+# A small real picture: odd width, so 3- and 1-byte rows are not 4-byte aligned.
+RANDOM = np.random.default_rng(0)
+BGR = cv2.resize(RANDOM.integers(0, 256, (12, 14, 3), dtype=np.uint8), (33, 24), interpolation=cv2.INTER_LINEAR)
+
+
+def encoded(encoding: str) -> np.ndarray:
+    """BGR as a camera publishing ``encoding`` would send it (a Bayer mosaic keeps one channel per pixel)."""
+    if encoding.startswith("bayer"):
+        return cv2.cvtColor(BGR, cv2.COLOR_BGR2GRAY)
+    conversions = {
+        "bgr8": None,
+        "rgb8": cv2.COLOR_BGR2RGB,
+        "bgra8": cv2.COLOR_BGR2BGRA,
+        "rgba8": cv2.COLOR_BGR2RGBA,
+        "mono8": cv2.COLOR_BGR2GRAY,
+    }
+    code = conversions[encoding]
+    return BGR.copy() if code is None else cv2.cvtColor(BGR, code)
+
+
+def image_message(pixels: np.ndarray, encoding: str, padding: int = 0) -> Image:
+    """A raw Image whose rows are ``padding`` bytes longer than the pixels need."""
+    rows = pixels.reshape(pixels.shape[0], -1)
+    padded = np.zeros((rows.shape[0], rows.shape[1] + padding), dtype=np.uint8)
+    padded[:, : rows.shape[1]] = rows
+    return Image(
+        height=pixels.shape[0],
+        width=pixels.shape[1],
+        encoding=encoding,
+        step=padded.shape[1],
+        data=padded.tobytes(),
+    )
+
+
+@pytest.mark.parametrize("encoding", sorted(SUPPORTED_ENCODINGS))
+def test_every_encoding_converts_like_cv_bridge(encoding: str) -> None:
+    message = image_message(encoded(encoding), encoding)
+    expected = CvBridge().imgmsg_to_cv2(message, desired_encoding="bgr8")
+    np.testing.assert_array_equal(ImageConverter().to_bgr(message), expected)
+
+
+@pytest.mark.parametrize("encoding", sorted(SUPPORTED_ENCODINGS))
+def test_padded_rows_give_the_same_picture(encoding: str) -> None:
+    pixels = encoded(encoding)
+    converter = ImageConverter()
+    plain = converter.to_bgr(image_message(pixels, encoding))
+    for padding in (1, 3, 64):
+        np.testing.assert_array_equal(converter.to_bgr(image_message(pixels, encoding, padding)), plain)
+
+
+def test_colour_encodings_of_one_picture_are_identical() -> None:
+    converter = ImageConverter()
+    for encoding in ("bgr8", "rgb8", "bgra8", "rgba8"):
+        np.testing.assert_array_equal(converter.to_bgr(image_message(encoded(encoding), encoding)), BGR)
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        (Image(height=2, width=2, encoding="16UC1", step=4, data=bytes(8)), "unsupported encoding '16UC1'"),
+        (Image(height=2, width=2, encoding="yuv422", step=4, data=bytes(8)), "unsupported encoding 'yuv422'"),
+        (Image(height=0, width=640, encoding="bgr8", step=1920, data=b""), "empty 640x0 image"),
+        (Image(height=4, width=4, encoding="bgr8", step=12, data=bytes(47)), "malformed bgr8 image"),
+        (Image(height=4, width=4, encoding="bgr8", step=8, data=bytes(48)), "malformed bgr8 image"),
+    ],
+)
+def test_bad_raw_images_are_named(message: Image, problem: str) -> None:
+    with pytest.raises(ImageError, match=problem):
+        ImageConverter().to_bgr(message)
+
+
+def test_a_one_pixel_image_converts() -> None:
+    message = Image(height=1, width=1, encoding="rgb8", step=3, data=bytes([1, 2, 3]))
+    np.testing.assert_array_equal(ImageConverter().to_bgr(message), [[[3, 2, 1]]])
 
 
 def test_worker_processes_only_the_newest_pending_message() -> None:

@@ -1,9 +1,16 @@
-"""Camera messages to BGR arrays and back, with one CvBridge per node."""
+"""Camera messages to BGR arrays and back, with one CvBridge per node.
+
+Raw images are read here, not by cv_bridge: its ``imgmsg_to_cv2`` returns
+shifted rows, without an error, for an image whose ``step`` has padding
+(measured with Debian's cv_bridge 1.16). Reading the buffer in place is also a
+copy cheaper.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 import rospy
 from cv_bridge import CvBridge, CvBridgeError
@@ -22,6 +29,19 @@ SUPPORTED_ENCODINGS = {
     "bayer_gbrg8": 1,
     "bayer_grbg8": 1,
 }
+# The conversion of each encoding to BGR (None: already BGR). OpenCV names a Bayer
+# pattern by its second row, so ROS's rggb is OpenCV's BG (as in cv_bridge).
+TO_BGR = {
+    "bgr8": None,
+    "rgb8": cv2.COLOR_RGB2BGR,
+    "bgra8": cv2.COLOR_BGRA2BGR,
+    "rgba8": cv2.COLOR_RGBA2BGR,
+    "mono8": cv2.COLOR_GRAY2BGR,
+    "bayer_rggb8": cv2.COLOR_BayerBG2BGR,
+    "bayer_bggr8": cv2.COLOR_BayerRG2BGR,
+    "bayer_gbrg8": cv2.COLOR_BayerGR2BGR,
+    "bayer_grbg8": cv2.COLOR_BayerGB2BGR,
+}
 
 
 class ImageError(ValueError):
@@ -36,18 +56,15 @@ class ImageConverter:
         """Decodes a raw or compressed image into a BGR uint8 array; raises ImageError."""
         if isinstance(message, CompressedImage):
             return self._decode_compressed(message)
-        check_raw_image(message)
-        try:
-            return self.bridge.imgmsg_to_cv2(message, desired_encoding="bgr8")
-        except (CvBridgeError, TypeError, ValueError) as error:
-            raise ImageError(f"cannot convert {message.encoding} image: {error}") from error
+        pixels = raw_pixels(message)
+        conversion = TO_BGR[message.encoding]
+        return pixels if conversion is None else cv2.cvtColor(pixels, conversion)
 
     def to_mono8(self, message: Image) -> np.ndarray:
-        check_raw_image(message)
-        try:
-            return self.bridge.imgmsg_to_cv2(message, desired_encoding="mono8")
-        except (CvBridgeError, TypeError, ValueError) as error:
-            raise ImageError(f"cannot convert {message.encoding} image: {error}") from error
+        """A grey crop from the detector (mono8); other encodings are an ImageError."""
+        if message.encoding != "mono8":
+            raise ImageError(f"expected a mono8 crop, got {message.encoding!r}")
+        return raw_pixels(message)
 
     def to_message(self, image: np.ndarray, encoding: str, header: Header) -> Image:
         message = self.bridge.cv2_to_imgmsg(image, encoding=encoding)
@@ -78,6 +95,17 @@ def check_raw_image(message: Image) -> None:
             f"malformed {message.encoding} image: {message.width}x{message.height}, "
             f"step {message.step}, {len(message.data)} bytes of data"
         )
+
+
+def raw_pixels(message: Image) -> np.ndarray:
+    """The message's pixels as an ``H x W (x C)`` uint8 view of its buffer, row padding skipped."""
+    check_raw_image(message)
+    channels = SUPPORTED_ENCODINGS[message.encoding]
+    rows = np.frombuffer(message.data, dtype=np.uint8, count=message.step * message.height)
+    pixels = rows.reshape(message.height, message.step)[:, : message.width * channels]
+    if channels == 1:
+        return pixels
+    return pixels.reshape(message.height, message.width, channels)
 
 
 def subscribe_image(
