@@ -29,12 +29,13 @@ CATKIN_INPUTS := package.xml CMakeLists.txt setup.py $(wildcard msg/*.msg script
 # Sourcing setup.bash reads unset variables, hence set +u around it.
 ROS_ENVIRONMENT := set +u; source $(WORKSPACE)/devel/setup.bash; set -u
 
-.PHONY: help demo test pytest rostest lint system venv build clean
+.PHONY: help demo test pytest rostest bench-ros lint system venv build clean
 
 help:
 	@echo "make demo   run detector + classifier on the bundled photos for $(DEMO_SECONDS) s, results in demo_output/"
 	@echo "make test   pytest, then the rostests"
 	@echo "make lint   ruff check"
+	@echo "make bench-ros [BENCH_ARGS='--duration 600 --detector haar']  the real graph at 30 Hz VGA, bench/results/"
 	@echo "make clean  remove build/ and demo_output/ (keeps .venv)"
 
 system:
@@ -95,6 +96,11 @@ rostest: build
 	@$(ROS_ENVIRONMENT); catkin_test_results --all --verbose $(WORKSPACE)/build/test_results \
 	| awk '{ print } $$1 == "Summary:" { tests=$$2; failed=$$4 + $$6; skipped=$$8 } \
 		END { printf "rostest: %d passed, %d failed\n", tests - failed - skipped, failed; exit (failed > 0 || tests == 0) }'
+
+# The end-to-end benchmark of the real graph (bench/ros_graph.py starts its own master on a free port).
+BENCH_ARGS ?=
+bench-ros: build
+	$(ROS_ENVIRONMENT); python3 $(REPOSITORY)/bench/ros_graph.py $(BENCH_ARGS)
 
 lint: venv
 	ruff check .

@@ -19,9 +19,11 @@ import numpy as np
 import rosgraph
 import rospy
 import rostest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rosgraph_msgs.msg import Log
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Bool
+from std_srvs.srv import SetBool
 
 from face_affect.classifier import OnnxClassifier
 from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
@@ -102,16 +104,45 @@ def bayer_grbg(bgr: np.ndarray) -> np.ndarray:
     return mosaic
 
 
-def image_message(pixels: np.ndarray, encoding: str) -> Image:
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+def image_message(pixels: np.ndarray, encoding: str, padding: int = 0) -> Image:
+    """A raw Image; ``padding`` bytes are appended to each row, as some drivers align rows."""
+    rows = pixels.reshape(pixels.shape[0], -1).view(np.uint8)
+    if padding:
+        rows = np.hstack([rows, np.full((rows.shape[0], padding), 255, dtype=np.uint8)])
     return Image(
         height=pixels.shape[0],
         width=pixels.shape[1],
         encoding=encoding,
         is_bigendian=0,
-        step=pixels.shape[1] * channels * pixels.itemsize,
-        data=pixels.tobytes(),
+        step=rows.shape[1],
+        data=rows.tobytes(),
     )
+
+
+def face_boxes(results: FaceAffectArray) -> list[tuple[int, int, int, int]]:
+    return [(face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height) for face in results.faces]
+
+
+class DiagnosticsCollector:
+    """The newest /diagnostics status of each node, by status name."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.statuses: dict[str, DiagnosticStatus] = {}
+        self.subscriber = rospy.Subscriber("/diagnostics", DiagnosticArray, self.receive, queue_size=10)
+
+    def receive(self, message: DiagnosticArray) -> None:
+        with self.condition:
+            for status in message.status:
+                self.statuses[status.name] = status
+            self.condition.notify_all()
+
+    def wait_for(self, name: str, condition: Callable[[DiagnosticStatus], bool], what: str) -> DiagnosticStatus:
+        with self.condition:
+            self.statuses.pop(name, None)
+            if not self.condition.wait_for(lambda: name in self.statuses and condition(self.statuses[name]), TIMEOUT):
+                raise AssertionError(f"no {name} status with {what}; last: {self.statuses.get(name)}")
+            return self.statuses[name]
 
 
 class GraphTestCase(unittest.TestCase):
@@ -144,15 +175,16 @@ class GraphTestCase(unittest.TestCase):
     def two_people_message(self):
         raise NotImplementedError
 
-    def publish(self, message) -> rospy.Time:
-        message.header.stamp = rospy.Time.now()
+    def publish(self, message, stamp: rospy.Time | None = None) -> rospy.Time:
+        message.header.stamp = rospy.Time.now() if stamp is None else stamp
         message.header.frame_id = "test_camera"
         self.camera.publish(message)
         return message.header.stamp
 
-    def assert_two_people_found(self, results: FaceAffectArray) -> None:
-        found = [(face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height) for face in results.faces]
+    def assert_two_people_found(self, results: FaceAffectArray, scale: float = 1.0) -> None:
+        found = face_boxes(results)
         for expected in self.expected_boxes:
+            expected = tuple(round(value * scale) for value in expected)
             best = max((intersection_over_union(expected, box) for box in found), default=0.0)
             self.assertGreater(best, 0.5, f"no face found near {expected}; found {found}")
 
@@ -285,32 +317,157 @@ class NodesTest(GraphTestCase):
         self.assertEqual(results.faces, [])
         self.assertEqual(results.header.frame_id, "test_camera")
 
-    def test_camera_encodings(self) -> None:
+    def test_camera_encodings_give_the_same_faces(self) -> None:
+        """Colour encodings of one picture give identical faces; grey and Bayer ones the same faces."""
+        reference = self.results.wait_for(self.publish(self.two_people_message()))
+        self.assert_two_people_found(reference)
         rgba = cv2.cvtColor(self.two_people, cv2.COLOR_BGR2RGBA)
-        for encoding, pixels in (
-            ("rgb8", cv2.cvtColor(self.two_people, cv2.COLOR_BGR2RGB)),
-            ("rgba8", rgba),
-            ("bgra8", cv2.cvtColor(self.two_people, cv2.COLOR_BGR2BGRA)),
-            ("mono8", cv2.cvtColor(self.two_people, cv2.COLOR_BGR2GRAY)),
-            ("bayer_grbg8", bayer_grbg(self.two_people)),
+        for encoding, pixels, padding, identical in (
+            ("bgr8", self.two_people, 4, True),
+            ("rgb8", cv2.cvtColor(self.two_people, cv2.COLOR_BGR2RGB), 0, True),
+            ("rgba8", rgba, 0, True),
+            ("bgra8", cv2.cvtColor(self.two_people, cv2.COLOR_BGR2BGRA), 12, True),
+            ("mono8", cv2.cvtColor(self.two_people, cv2.COLOR_BGR2GRAY), 3, False),
+            ("bayer_grbg8", bayer_grbg(self.two_people), 0, False),
         ):
-            with self.subTest(encoding=encoding):
-                stamp = self.publish(image_message(pixels, encoding))
-                self.assert_two_people_found(self.results.wait_for(stamp))
+            with self.subTest(encoding=encoding, padding=padding):
+                results = self.results.wait_for(self.publish(image_message(pixels, encoding, padding)))
+                if identical:
+                    self.assertEqual(face_boxes(results), face_boxes(reference))
+                    self.assertEqual(
+                        [(face.gender, face.emotion) for face in results.faces],
+                        [(face.gender, face.emotion) for face in reference.faces],
+                    )
+                else:
+                    self.assertEqual(len(results.faces), len(reference.faces))
+                    for box, expected in zip(face_boxes(results), face_boxes(reference)):
+                        self.assertGreater(intersection_over_union(box, expected), 0.8, f"{box} vs {expected}")
 
     def test_bad_frames_are_named_in_a_warning_and_the_nodes_stay_up(self) -> None:
-        unsupported = image_message(np.zeros((48, 64), dtype=np.float32), "32FC1")
         truncated = image_message(self.two_people, "bgr8")
         truncated.data = truncated.data[: len(truncated.data) // 2]
+        bad_frames = (
+            (image_message(np.zeros((48, 64), dtype=np.float32), "32FC1"), "unsupported encoding '32FC1'"),
+            (image_message(np.zeros((48, 64), dtype=np.uint16), "16UC1"), "unsupported encoding '16UC1'"),
+            (image_message(np.zeros((48, 32, 2), dtype=np.uint8), "yuv422"), "unsupported encoding 'yuv422'"),
+            (Image(height=0, width=0, encoding="bgr8", step=0, data=b""), "empty 0x0 image"),
+            (truncated, "malformed bgr8 image"),
+        )
         warnings = LogCollector()
+        diagnostics = DiagnosticsCollector()
         try:
-            for bad, problem in ((unsupported, "unsupported encoding '32FC1'"), (truncated, "malformed bgr8 image")):
-                self.publish(bad)
-                warnings.wait_for("/face_affect/detector", problem)
+            for bad, problem in bad_frames:
+                with self.subTest(problem=problem):
+                    self.publish(bad)
+                    warnings.wait_for("/face_affect/detector", problem)
+            diagnostics.wait_for(
+                "face_affect: /face_affect/detector",
+                lambda status: status.level == DiagnosticStatus.WARN and "bad input messages" in status.message,
+                "a warning about bad input",
+            )
         finally:
             warnings.subscriber.unregister()
+            diagnostics.subscriber.unregister()
         stamp = self.publish(self.two_people_message())
         self.assert_two_people_found(self.results.wait_for(stamp))
+
+    def test_tiny_and_4k_frames(self) -> None:
+        one_pixel = self.results.wait_for(self.publish(image_message(np.zeros((1, 1, 3), np.uint8), "bgr8")))
+        self.assertEqual(one_pixel.faces, [])
+        scale = 6.0  # 3840 x 2256
+        large = cv2.resize(self.two_people, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        self.assert_two_people_found(self.results.wait_for(self.publish(image_message(large, "bgr8"))), scale)
+
+    def test_zero_and_out_of_order_stamps_are_kept(self) -> None:
+        """Results carry the stamp of their frame, whatever it is: matching them is the receiver's business."""
+        later = self.publish(self.two_people_message())
+        self.assert_two_people_found(self.results.wait_for(later))
+        earlier = later - rospy.Duration(5.0)
+        self.assert_two_people_found(self.results.wait_for(self.publish(self.two_people_message(), earlier)))
+        zero = rospy.Time(0)
+        self.assert_two_people_found(self.results.wait_for(self.publish(self.two_people_message(), zero)))
+
+    def test_a_restarted_camera_is_read_again(self) -> None:
+        """A camera driver that restarts: its publisher goes, a new one comes on the same topic."""
+        topic = self.camera.resolved_name
+        self.camera.unregister()
+        try:
+            wait_until(lambda: not camera_publishers(topic), "the master to drop the old camera")
+        finally:
+            type(self).camera = rospy.Publisher(topic, Image, queue_size=10)
+        wait_until(lambda: self.camera.get_num_connections() >= 1, "the detector to connect to the new camera")
+        self.assert_two_people_found(self.results.wait_for(self.publish(self.two_people_message())))
+
+    def test_diagnostics_describe_both_nodes(self) -> None:
+        diagnostics = DiagnosticsCollector()
+        try:
+            for node, input_topic in (("detector", self.camera.resolved_name), ("classifier", "/face_affect/faces")):
+                with self.subTest(node=node):
+                    self.results.wait_for(self.publish(self.two_people_message()))
+                    status = diagnostics.wait_for(
+                        f"face_affect: /face_affect/{node}",
+                        lambda status: float(dict_of(status)["input rate (Hz)"]) > 0,
+                        "input",
+                    )
+                    values = dict_of(status)
+                    self.assertEqual(values["input topic"], input_topic)
+                    self.assertEqual(values["enabled"], "true")
+                    self.assertGreater(float(values["processing time mean (ms)"]), 0.0)
+                    models = [value for key, value in values.items() if key.startswith("model ")]
+                    config = resolve_model_paths(rospy.get_param("/face_affect/classifier"))
+                    self.assertIn(config["emotion_model"], models)
+        finally:
+            diagnostics.subscriber.unregister()
+
+    def test_enable_pauses_and_resumes_each_node(self) -> None:
+        diagnostics = DiagnosticsCollector()
+        try:
+            for node in ("detector", "classifier"):
+                with self.subTest(node=node):
+                    enable = rospy.ServiceProxy(f"/face_affect/{node}/enable", SetBool)
+                    enable.wait_for_service(TIMEOUT)
+                    try:
+                        self.assertEqual(enable(False).message, "paused")
+                        diagnostics.wait_for(
+                            f"face_affect: /face_affect/{node}",
+                            lambda status: status.message == "paused (~enable false)",
+                            "a paused message",
+                        )
+                        if node == "detector":
+                            wait_until(lambda: not detector_reads(self.camera.resolved_name), "the camera unsubscribed")
+                        paused_stamp = self.publish(self.two_people_message())
+                        # A paused node publishes nothing for this frame; a running one answers in ~0.1 s.
+                        with self.assertRaises(AssertionError):
+                            self.results.wait_for(paused_stamp, timeout=2.0)
+                    finally:
+                        self.assertEqual(enable(True).message, "processing")
+                    self.assert_two_people_found(self.first_results_after_resuming())
+        finally:
+            diagnostics.subscriber.unregister()
+
+
+    def first_results_after_resuming(self) -> FaceAffectArray:
+        """Publishes until results come: a resumed node's new connection has no event to wait on."""
+        for _ in range(30):
+            try:
+                return self.results.wait_for(self.publish(self.two_people_message()), timeout=1.0)
+            except AssertionError:
+                continue
+        raise AssertionError("no results after resuming")
+
+
+def dict_of(status: DiagnosticStatus) -> dict[str, str]:
+    return {pair.key: pair.value for pair in status.values}
+
+
+def camera_publishers(topic: str) -> list[str]:
+    return dict(rosgraph.Master(rospy.get_name()).getSystemState()[0]).get(topic, [])
+
+
+def detector_reads(topic: str) -> bool:
+    """Whether the master lists the detector among ``topic``'s subscribers."""
+    subscribers = dict(rosgraph.Master(rospy.get_name()).getSystemState()[1])
+    return "/face_affect/detector" in subscribers.get(topic, [])
 
 
 if __name__ == "__main__":

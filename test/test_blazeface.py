@@ -15,7 +15,7 @@ from face_affect.blazeface import (
 )
 from face_affect.blazeface_model import split_channel_padding
 from face_affect.config import load_config
-from face_affect.detection import HaarFaceDetector, create_detector
+from face_affect.detection import FaceBox, HaarFaceDetector, create_detector
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +83,12 @@ def test_shrinking_gives_the_asked_size_and_keeps_flat_colour():
 def test_network_input_is_rgb_in_minus_one_to_one_padded_black_to_multiples_of_32(detector: BlazeFaceDetector):
     blue = np.zeros((480, 640, 3), np.uint8)
     blue[:, :, 0] = 255
-    tensor, scale = detector.network_input(blue)
+    tensor, scale = detector.network_input(blue, detector.input_scale)
     assert tensor.shape == (1, 3, 224, 288) and tensor.dtype == np.float32
     np.testing.assert_allclose(scale, [0.45, 0.45, 0.45, 0.45])
     np.testing.assert_allclose(tensor[0, :, :216, :288].reshape(3, -1).mean(axis=1), [-1, -1, 1])
     assert np.all(tensor[0, :, 216:] == -1)
-    grey, _ = detector.network_input(np.full((480, 640), 255, np.uint8))
+    grey, _ = detector.network_input(np.full((480, 640), 255, np.uint8), detector.input_scale)
     np.testing.assert_allclose(grey[0, :, :216], 1.0)
 
 
@@ -109,6 +109,22 @@ def test_finds_the_labelled_faces(detector: BlazeFaceDetector):
 def test_finds_every_face_of_the_portraits(detector: BlazeFaceDetector, image_name: str):
     expected = labelled_faces()[image_name]
     assert count_matches(detector.detect(load_photo(image_name)), expected) == (len(expected), 0)
+
+
+def test_close_faces_in_a_large_frame_are_found(detector: BlazeFaceDetector):
+    """Faces 500 px wide are too large for the fine pass at 0.45 (225 input px): the coarse pass finds them."""
+    image = load_photo("face_recognition_two_people.jpg")
+    scale = 3200 / image.shape[1]
+    large = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    expected = [
+        FaceBox(round(box.x * scale), round(box.y * scale), round(box.width * scale), round(box.height * scale))
+        for box in labelled_faces()["face_recognition_two_people.jpg"]
+    ]
+    assert min(box.width for box in expected) > 450
+    # Hits only: the fine pass finds a 0.54-score "face" in the blur of this 2.8x upscaled photo.
+    assert count_matches(detector.detect(large), expected)[0] == len(expected)
+    fine_only = BlazeFaceDetector(detection_width=0)
+    assert count_matches(fine_only.detect(large), expected)[0] == 0, "the fine pass alone found them: test is moot"
 
 
 def test_boxes_are_framed_like_haars(detector: BlazeFaceDetector):
@@ -235,7 +251,7 @@ def test_the_converted_model_has_no_channel_padding(detector: BlazeFaceDetector)
 
 def test_fixed_size_sessions_give_the_generic_sessions_result(two_people: np.ndarray):
     detector = BlazeFaceDetector()
-    tensor, _ = detector.network_input(two_people)
+    tensor, _ = detector.network_input(two_people, detector.input_scale)
     height, width = tensor.shape[2:]
     fixed = detector.session_for(width, height).run(None, {detector.input_name: tensor})
     generic = detector.session.run(None, {detector.input_name: tensor})

@@ -29,16 +29,27 @@ def test_image_command_prints_json_lines_and_annotates(tmp_path: Path):
 
 
 def test_bad_files_are_named_and_the_good_ones_still_processed(tmp_path: Path):
+    frame = PACKAGE_ROOT / "data" / "frames" / "face_recognition_two_people.jpg"
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
-    text = tmp_path / "notes.png"
+    truncated = tmp_path / "truncated.jpg"  # OpenCV alone would decode it, the lower half grey
+    truncated.write_bytes(frame.read_bytes()[: frame.stat().st_size // 2])
+    text = tmp_path / "notes.jpg"
     text.write_text("not an image")
-    good = PHOTOS / "face_recognition_two_people.jpg"
-    completed = run_cli("image", str(empty), str(tmp_path / "missing.jpg"), str(good), str(text))
+    good = [PHOTOS / "face_recognition_two_people.jpg", frame]
+    paths = [empty, good[0], tmp_path / "missing.jpg", truncated, good[1], text]
+    completed = run_cli("image", *map(str, paths))
     assert completed.returncode == 1
-    assert [json.loads(line)["image"] for line in completed.stdout.splitlines()] == [str(good)]
-    for name in ("empty.jpg: not a readable image", "missing.jpg: not found", "notes.png: not a readable image"):
-        assert name in completed.stderr
+    records = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [record["image"] for record in records] == list(map(str, good))
+    assert all(len(record["faces"]) == 2 for record in records)
+    assert [line for line in completed.stderr.splitlines() if line.startswith("face_affect:")] == [
+        f"face_affect: {empty}: empty file",
+        f"face_affect: {tmp_path / 'missing.jpg'}: not found",
+        f"face_affect: {truncated}: truncated JPEG (no end-of-image marker)",
+        f"face_affect: {text}: not a readable image",
+    ]
+    assert "Traceback" not in completed.stderr and "Premature end" not in completed.stderr  # libjpeg's warning
 
 
 def test_a_folder_is_expanded_to_its_images():

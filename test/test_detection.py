@@ -32,6 +32,24 @@ def test_boxes_are_in_source_pixels_whatever_the_detection_width(two_people: np.
         assert matched(found, expected, threshold=0.6) == 2, detection_width
 
 
+class CornerCascade:
+    """Stands in for OpenCV's cascade: one 64-pixel face in the bottom-right corner of what it is given."""
+
+    def detectMultiScale3(self, grey: np.ndarray, **_) -> tuple:  # noqa: N802 (OpenCV's name)
+        height, width = grey.shape
+        return np.array([[width - 64, height - 64, 64, 64]]), None, np.array([1.0])
+
+
+@pytest.mark.parametrize("width", [655, 675, 1000, 1995])
+def test_boxes_scaled_back_to_a_wide_frame_stay_inside_it(width: int):
+    """Scaling the corner and the size back separately once put the right edge a pixel past the frame."""
+    detector = HaarFaceDetector(detection_width=640)
+    detector.cascade = CornerCascade()
+    (box,) = detector.detect(np.zeros((width // 2, width), np.uint8))
+    assert box.x + box.width == width
+    assert box.y + box.height <= width // 2
+
+
 def test_grey_and_colour_frames_give_the_same_faces(two_people: np.ndarray):
     detector = HaarFaceDetector()
     grey = cv2.cvtColor(two_people, cv2.COLOR_BGR2GRAY)

@@ -21,8 +21,9 @@ import numpy as np
 import onnxruntime
 
 from face_affect.blazeface_model import SIZE_MULTIPLE, ensure_model
+from face_affect.classifier import ModelError
 from face_affect.detection import FaceBox
-from face_affect.preprocessing import Margins, as_margins
+from face_affect.preprocessing import Margins, as_margins, check_frame
 
 ANCHOR_STRIDE = 4
 """Input pixels between anchors: the output grid is a quarter of the input size."""
@@ -129,7 +130,9 @@ class BlazeFaceDetector:
     ``input_scale`` is network input pixels per source pixel. It sets the smallest
     face found (about 16 input pixels, so 35 source pixels at 0.45) and the cost,
     which grows with the input's pixel count (a VGA frame at 0.45 is 288x224, 1.75
-    times the network's native 192x192).
+    times the network's native 192x192). The network misses faces wider than about
+    180 input pixels (400 source pixels at 0.45): frames wider than ``detection_width``,
+    where a close face can be that large, get a second, coarse pass at that width.
     """
 
     def __init__(
@@ -140,6 +143,7 @@ class BlazeFaceDetector:
         input_scale: float = 0.45,
         framing: Margins = HAAR_FRAMING,
         threads: int = 1,
+        detection_width: int = 640,
     ) -> None:
         if not 0.0 < score_threshold < 1.0:
             raise ValueError(f"score_threshold must be in (0, 1), got {score_threshold}")
@@ -158,6 +162,7 @@ class BlazeFaceDetector:
         self.logit_threshold = float(np.log(score_threshold / (1.0 - score_threshold))) - 1e-4
         self.nms_iou = nms_iou
         self.input_scale = input_scale
+        self.detection_width = detection_width
         self.framing = as_margins(framing)
         self.anchors: dict[tuple[int, int], np.ndarray] = {}
 
@@ -175,7 +180,10 @@ class BlazeFaceDetector:
             options.add_free_dimension_override_by_name("width", width)
             options.add_free_dimension_override_by_name("height", height)
             options.add_free_dimension_override_by_name("anchors", (width // ANCHOR_STRIDE) * (height // ANCHOR_STRIDE))
-        return onnxruntime.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
+        try:
+            return onnxruntime.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises several unrelated types for bad files
+            raise ModelError(f"{self.model_path}: not a loadable BlazeFace ONNX model ({error})") from error
 
     def session_for(self, width: int, height: int) -> onnxruntime.InferenceSession:
         """The fixed-size session for this input size, made on first use (tens of milliseconds); the
@@ -187,11 +195,12 @@ class BlazeFaceDetector:
             session = self.sized_sessions[(width, height)] = self.new_session((width, height))
         return session
 
-    def network_input(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def network_input(self, image: np.ndarray, input_scale: float) -> tuple[np.ndarray, np.ndarray]:
         """The ``[1, 3, H, W]`` RGB -1..1 tensor (frame at its top-left, black padding) and the
-        input-per-source scale of box corners ``(x, y, x, y)``."""
-        height, width = image.shape[:2]
-        scaled_width, scaled_height = max(1, round(width * self.input_scale)), max(1, round(height * self.input_scale))
+        input-per-source scale of box corners ``(x, y, x, y)``; :class:`FrameError` for anything but a
+        frame (:func:`check_frame`)."""
+        height, width = check_frame(image).shape[:2]
+        scaled_width, scaled_height = max(1, round(width * input_scale)), max(1, round(height * input_scale))
         # Scaled first, so the colour conversion and normalisation touch the small image only.
         scaled = shrink(image, scaled_width, scaled_height)
         if scaled.ndim == 2 or scaled.shape[2] == 1:
@@ -213,7 +222,17 @@ class BlazeFaceDetector:
 
     def detect_corners(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The network's own boxes ``(x0, y0, x1, y1)`` in source pixels, before reframing, and their scores."""
-        tensor, scale = self.network_input(image)
+        boxes, scores = self.detect_at_scale(image, self.input_scale)
+        width = image.shape[1]
+        if 0 < self.detection_width < width:
+            coarse_boxes, coarse_scores = self.detect_at_scale(image, self.input_scale * self.detection_width / width)
+            boxes, scores = weighted_non_maximum_suppression(
+                np.concatenate([boxes, coarse_boxes]), np.concatenate([scores, coarse_scores]), self.nms_iou
+            )
+        return boxes, scores
+
+    def detect_at_scale(self, image: np.ndarray, input_scale: float) -> tuple[np.ndarray, np.ndarray]:
+        tensor, scale = self.network_input(image, input_scale)
         height, width = tensor.shape[2:]
         if (width, height) not in self.anchors:
             self.anchors[(width, height)] = anchor_centres(width, height)
@@ -227,6 +246,7 @@ class BlazeFaceDetector:
         return boxes / scale, scores
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
+        """Faces in a frame (:func:`check_frame`), left to right; :class:`FrameError` for anything else."""
         boxes, scores = self.detect_corners(image)
         boxes = reframe(boxes, self.framing)
         image_height, image_width = image.shape[:2]

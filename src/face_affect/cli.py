@@ -1,7 +1,8 @@
 """Command line: ``python -m face_affect image PATH... [--annotate DIR] [--saliency DIR]`` and ``video SOURCE``.
 
 ``image`` prints one JSON object per image (JSON lines). A file that cannot be read
-is named on stderr, the others are still processed, and the exit status is 1.
+(missing, empty, truncated, not an image) is named on stderr with the reason, the
+others are still processed, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from face_affect.preprocessing import crop_face, to_grey
 from face_affect.saliency import GuidedBackpropagation, face_panel
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+JPEG_START, JPEG_END, JPEG_SCAN = b"\xff\xd8", b"\xff\xd9", 0xDA
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -57,6 +59,56 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return expanded
 
 
+def jpeg_is_complete(data: bytes) -> bool:
+    """Whether JPEG ``data`` reaches its end-of-image marker.
+
+    The segments before the first scan are skipped by their lengths (an EXIF
+    thumbnail inside them has an end marker of its own); after that, the
+    compressed data stuffs every ``FF`` byte, so ``FF D9`` can only be the end.
+    Bytes after the end marker (a motion photo's video) are allowed.
+    """
+    position = len(JPEG_START)
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return True  # a malformed header: left to the decoder
+        marker = data[position + 1]
+        if marker == JPEG_SCAN:
+            return data.find(JPEG_END, position) >= 0
+        if marker == 0xFF:  # fill byte before a marker
+            position += 1
+        elif 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
+            position += 2
+        else:
+            position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+    return False  # cut short before the first scan
+
+
+def read_image(path: Path) -> tuple[np.ndarray | None, str]:
+    """The image file as a BGR frame, or ``None`` and why it cannot be read.
+
+    OpenCV decodes a truncated JPEG without an error (libjpeg greys out the
+    missing rows and prints a warning), which would classify half a picture as a
+    whole one, so a JPEG must reach its end marker (:func:`jpeg_is_complete`). The
+    other formats OpenCV reads fail to decode when truncated.
+    """
+    if not path.exists():
+        return None, "not found"
+    if not path.is_file():
+        return None, "not a file"
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return None, f"cannot read ({error.strerror})"
+    if not data:
+        return None, "empty file"
+    if data.startswith(JPEG_START) and not jpeg_is_complete(data):
+        return None, "truncated JPEG (no end-of-image marker)"
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # EXIF orientation applied, as imread
+    if image is None:
+        return None, "not a readable image"
+    return image, ""
+
+
 def run_images(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> int:
     failures = 0
     explainers: list[GuidedBackpropagation] = []
@@ -67,10 +119,9 @@ def run_images(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> i
     if arguments.annotate:
         arguments.annotate.mkdir(parents=True, exist_ok=True)
     for path in expand_paths(arguments.paths):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
+        image, problem = read_image(path)
         if image is None:
-            reason = "not found" if not path.exists() else "not a readable image"
-            print(f"face_affect: {path}: {reason}", file=sys.stderr)
+            print(f"face_affect: {path}: {problem}", file=sys.stderr)
             failures += 1
             continue
         results = pipeline.process(image)

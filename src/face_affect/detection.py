@@ -39,7 +39,10 @@ class FaceBox:
 
 class FaceDetector(Protocol):
     def detect(self, image: np.ndarray) -> list[FaceBox]:
-        """Faces in a BGR or grey uint8 image."""
+        """Faces in a grey, BGR or BGRA uint8 frame, inside it; ``FrameError`` for anything else.
+
+        See :func:`face_affect.preprocessing.check_frame`.
+        """
         ...
 
 
@@ -68,6 +71,7 @@ class HaarFaceDetector:
         cascade_path: str | Path | None = None,
     ) -> None:
         path = Path(cascade_path) if cascade_path else find_haar_cascade()
+        self.model_path = path
         try:
             self.cascade = cv2.CascadeClassifier(str(path))
         except (cv2.error, SystemError) as error:  # OpenCV 4.6 raises SystemError for non-XML files
@@ -82,6 +86,7 @@ class HaarFaceDetector:
         self.detection_width = detection_width
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
+        """Faces in a frame (``check_frame``), left to right; ``FrameError`` (from ``to_grey``) for anything else."""
         grey = to_grey(image)
         height, width = grey.shape
         scale = 1.0
@@ -96,16 +101,12 @@ class HaarFaceDetector:
             minSize=(min_size, min_size),
             outputRejectLevels=True,
         )
-        faces = [
-            FaceBox(
-                x=round(x / scale),
-                y=round(y / scale),
-                width=round(w / scale),
-                height=round(h / scale),
-                score=float(weight),
-            )
-            for (x, y, w, h), weight in zip(np.reshape(boxes, (-1, 4)), np.ravel(weights))
-        ]
+        faces = []
+        for (x, y, w, h), weight in zip(np.reshape(boxes, (-1, 4)).tolist(), np.ravel(weights).tolist()):
+            # Corners scaled back (not the size), so rounding cannot push a box past the frame's edge.
+            x0, y0 = round(x / scale), round(y / scale)
+            x1, y1 = min(width, round((x + w) / scale)), min(height, round((y + h) / scale))
+            faces.append(FaceBox(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=float(weight)))
         return sorted(faces, key=lambda face: (face.x, face.y))
 
 
@@ -122,6 +123,7 @@ def create_detector(config: dict) -> FaceDetector:
             nms_iou=float(config.get("blazeface_nms_iou", 0.3)),
             input_scale=float(config.get("blazeface_input_scale", 0.45)),
             threads=int(config.get("onnx_threads", 1)),
+            detection_width=int(config.get("detection_width", 640)),
         )
     if name == "haar":
         return HaarFaceDetector(

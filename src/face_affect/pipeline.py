@@ -10,7 +10,9 @@ import numpy as np
 from face_affect.classifier import OnnxClassifier
 from face_affect.config import load_config
 from face_affect.detection import FaceBox, FaceDetector, create_detector
-from face_affect.preprocessing import crop_face, enclosing_margin, recrop, to_grey
+from face_affect.preprocessing import FrameError, check_frame, crop_face, enclosing_margin, recrop, to_grey
+
+__all__ = ["Attribute", "FaceAffectPipeline", "FaceResult", "FrameError", "model_crops"]
 
 
 @dataclass
@@ -87,10 +89,11 @@ class FaceAffectPipeline:
         return self.emotion.labels
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
-        return self.detector.detect(image)
+        """The faces in a frame, left to right, boxes inside it (see :meth:`process` for what a frame is)."""
+        return self.detector.detect(check_frame(image))
 
     def classify(self, image: np.ndarray, boxes: list[FaceBox]) -> list[FaceResult]:
-        """Classifies the faces at ``boxes`` in a BGR or grey frame."""
+        """Classifies the faces at ``boxes`` in a frame (see :meth:`process`)."""
         grey = to_grey(image)
         crops = [crop_face(grey, box, self.crop_margin) for box in boxes]
         return self.classify_crops(crops, boxes, self.crop_margin)
@@ -112,6 +115,16 @@ class FaceAffectPipeline:
         ]
 
     def process(self, image: np.ndarray) -> list[FaceResult]:
+        """Every face in a frame with its gender and emotion, left to right.
+
+        A frame is a ``uint8`` numpy array of at least 1x1 pixels: ``H x W`` grey, or
+        ``H x W x C`` with 1 (grey), 3 (BGR, as ``cv2.imread`` gives) or 4 (BGRA)
+        channels, in any memory layout (slices, negative strides). A frame too small
+        to hold a face gives ``[]``. Anything else (``None``, another dtype, another
+        number of dimensions or channels, zero height or width) raises
+        :class:`FrameError`, a ``ValueError`` whose message names the problem
+        (``test/test_fuzzing.py`` holds both detectors to this).
+        """
         return self.classify(image, self.detect(image))
 
 

@@ -20,10 +20,13 @@ from face_affect.ros.latest import LatestMessageWorker, WorkerCounts
 from face_affect.ros.matching import StampMatcher
 from face_affect.ros.messages import affect_array, boxes_and_crops, heatmap_array
 from face_affect.ros.node import (
+    EnableService,
     describe_counts,
     log_worker_error,
+    model_files,
     private_config,
     publish_ready,
+    start_diagnostics,
 )
 from face_affect.saliency import GuidedBackpropagation, face_panel
 
@@ -64,14 +67,29 @@ class ClassifierNode(rospy.SubscribeListener):
         self.heatmaps_publisher = rospy.Publisher("heatmaps", FaceHeatmapArray, queue_size=2)
         self.heatmap_image_publisher = rospy.Publisher("heatmaps/image", Image, queue_size=1)
         self.worker = LatestMessageWorker(self.process, log_worker_error, name="classifier")
-        self.faces_subscriber = rospy.Subscriber(
-            "faces", FaceDetectionArray, self.worker.put, queue_size=1, buff_size=2**24
+        self.faces_subscriber: rospy.Subscriber | None = self.subscribe_faces()
+        self.enable = EnableService(pause=self.pause, resume=self.resume)
+        self.diagnostics = start_diagnostics(
+            config,
+            self.worker.counts,
+            lambda: rospy.resolve_name("faces"),
+            model_files(self.pipeline)[1:],  # the detector's file is the detector node's
+            self.enable,
         )
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)
 
+    def subscribe_faces(self) -> rospy.Subscriber:
+        return rospy.Subscriber("faces", FaceDetectionArray, self.worker.put, queue_size=1, buff_size=2**24)
+
     def process(self, message: FaceDetectionArray) -> None:
-        boxes, crops = boxes_and_crops(message, self.converter)
+        try:
+            boxes, crops = boxes_and_crops(message, self.converter)
+        except ImageError as error:
+            self.worker.counts.rejected += 1
+            rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {rospy.resolve_name('faces')}: {error}")
+            return
+        self.worker.counts.faces += len(boxes)
         results: list[FaceResult] = []
         if boxes:
             results = self.pipeline.classify_crops(crops, boxes, message.faces[0].crop_margin)
@@ -141,9 +159,29 @@ class ClassifierNode(rospy.SubscribeListener):
         self.annotation_counts.processed += 1
         self.annotation_counts.processing_seconds += time.perf_counter() - start
 
+    def pause(self) -> None:
+        """Stops reading faces and frames; the lazy overlay resumes with :meth:`resume`."""
+        if self.faces_subscriber is not None:
+            self.faces_subscriber.unregister()
+            self.faces_subscriber = None
+        with self.subscription_lock:
+            self.drop_image_subscription()
+
+    def resume(self) -> None:
+        if self.faces_subscriber is None:
+            self.faces_subscriber = self.subscribe_faces()
+        if self.annotated_publisher is not None and self.annotated_publisher.get_num_connections() > 0:
+            self.peer_subscribe(self.annotated_publisher.resolved_name, None, None)
+
+    def drop_image_subscription(self) -> None:
+        if self.image_subscriber is not None:
+            self.image_subscriber.unregister()
+            self.image_subscriber = None
+            self.matcher.clear()
+
     def peer_subscribe(self, topic_name: str, topic_publish, peer_publish) -> None:
         with self.subscription_lock:
-            if self.image_subscriber is None:
+            if self.image_subscriber is None and self.faces_subscriber is not None:
                 self.image_subscriber = subscribe_image(self.compressed, self.receive_frame)
                 rospy.loginfo(
                     f"{rospy.get_name()}: {topic_name} has a subscriber, "
@@ -153,12 +191,11 @@ class ClassifierNode(rospy.SubscribeListener):
     def peer_unsubscribe(self, topic_name: str, num_peers: int) -> None:
         with self.subscription_lock:
             if num_peers == 0 and self.image_subscriber is not None:
-                self.image_subscriber.unregister()
-                self.image_subscriber = None
-                self.matcher.clear()
+                self.drop_image_subscription()
                 rospy.loginfo(f"{rospy.get_name()}: {topic_name} has no subscriber, frames no longer read")
 
     def shutdown(self) -> None:
+        self.diagnostics.stop()
         self.worker.stop(timeout=1.0)
         rospy.loginfo(describe_counts(f"{rospy.get_name()} faces (drawing included)", self.worker.counts))
         rospy.loginfo(

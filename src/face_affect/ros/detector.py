@@ -6,16 +6,19 @@ import rospy
 from sensor_msgs.msg import CompressedImage, Image
 
 from face_affect.msg import FaceDetectionArray
-from face_affect.pipeline import FaceAffectPipeline
+from face_affect.pipeline import FaceAffectPipeline, FrameError
 from face_affect.preprocessing import crop_face, to_grey
-from face_affect.ros.images import ImageConverter, ImageError, subscribe_image
+from face_affect.ros.images import ImageConverter, ImageError, image_topic, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker
 from face_affect.ros.messages import detection_array
 from face_affect.ros.node import (
+    EnableService,
     describe_counts,
     log_worker_error,
+    model_files,
     private_config,
     publish_ready,
+    start_diagnostics,
 )
 
 
@@ -30,27 +33,45 @@ class DetectorNode:
         config = private_config()
         self.pipeline = FaceAffectPipeline.from_config(config)
         self.converter = ImageConverter()
+        self.compressed = bool(config.get("compressed", False))
+        self.input_topic = image_topic(self.compressed)
         self.publisher = rospy.Publisher("faces", FaceDetectionArray, queue_size=5)
         self.worker = LatestMessageWorker(self.process, log_worker_error, name="detector")
-        self.subscriber = subscribe_image(bool(config.get("compressed", False)), self.worker.put)
+        self.subscriber: rospy.Subscriber | None = subscribe_image(self.compressed, self.worker.put)
+        self.enable = EnableService(pause=self.pause, resume=self.resume)
+        self.diagnostics = start_diagnostics(
+            config, self.worker.counts, lambda: self.input_topic, model_files(self.pipeline), self.enable
+        )
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)
-        rospy.loginfo(f"{rospy.get_name()}: detecting faces on {self.subscriber.resolved_name}")
+        rospy.loginfo(f"{rospy.get_name()}: detecting faces on {self.input_topic}")
 
     def process(self, message: Image | CompressedImage) -> None:
         try:
             image = self.converter.to_bgr(message)
-        except ImageError as error:
-            rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {self.subscriber.resolved_name}: {error}")
+            boxes = self.pipeline.detect(image)
+        except (ImageError, FrameError) as error:
+            self.worker.counts.rejected += 1
+            rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {self.input_topic}: {error}")
             return
-        boxes = self.pipeline.detect(image)
         grey = to_grey(image)
         margin = self.pipeline.crop_margin
         crops = [crop_face(grey, box, margin) for box in boxes]
         self.publisher.publish(
             detection_array(message.header, image.shape, boxes, crops, margin, self.converter)
         )
+        self.worker.counts.faces += len(boxes)
+
+    def pause(self) -> None:
+        if self.subscriber is not None:
+            self.subscriber.unregister()
+            self.subscriber = None
+
+    def resume(self) -> None:
+        if self.subscriber is None:
+            self.subscriber = subscribe_image(self.compressed, self.worker.put)
 
     def shutdown(self) -> None:
+        self.diagnostics.stop()
         self.worker.stop(timeout=1.0)
         rospy.loginfo(describe_counts(rospy.get_name(), self.worker.counts))

@@ -108,16 +108,18 @@ def raw_pixels(message: Image) -> np.ndarray:
     return pixels.reshape(message.height, message.width, channels)
 
 
+def image_topic(compressed: bool) -> str:
+    """The camera topic a node reads: ``image`` as remapped, or its ``/compressed`` sibling."""
+    topic = rospy.resolve_name("image")
+    return f"{topic}/compressed" if compressed else topic
+
+
 def subscribe_image(
     compressed: bool, callback: Callable[[Image | CompressedImage], None]
 ) -> rospy.Subscriber:
-    """Subscribes ``image`` (or its ``/compressed`` sibling), newest frame only.
+    """Subscribes the camera (see :func:`image_topic`), newest frame only.
 
-    ``buff_size`` must hold a whole frame, or rospy keeps reading stale ones.
+    ``buff_size`` must hold a whole frame (a 4K BGRA frame is 33 MB), or rospy keeps reading stale ones.
     """
-    topic = rospy.resolve_name("image")
-    if compressed:
-        return rospy.Subscriber(
-            f"{topic}/compressed", CompressedImage, callback, queue_size=1, buff_size=2**24
-        )
-    return rospy.Subscriber(topic, Image, callback, queue_size=1, buff_size=2**24)
+    message_type = CompressedImage if compressed else Image
+    return rospy.Subscriber(image_topic(compressed), message_type, callback, queue_size=1, buff_size=2**26)

@@ -16,10 +16,21 @@ from typing import Any
 
 @dataclass
 class WorkerCounts:
+    """Running totals; ``faces`` and ``rejected`` (bad input) are counted by the handler."""
+
     received: int = 0
     processed: int = 0
     dropped: int = 0
     processing_seconds: float = 0.0
+    longest_seconds: float = 0.0
+    faces: int = 0
+    rejected: int = 0
+    last_received: float | None = None  # time.monotonic() of the newest message
+
+    def take_longest(self) -> float:
+        """The longest processing time since the last call (one diagnostics period)."""
+        longest, self.longest_seconds = self.longest_seconds, 0.0
+        return longest
 
     @property
     def mean_milliseconds(self) -> float:
@@ -47,6 +58,7 @@ class LatestMessageWorker:
     def put(self, message: Any) -> None:
         with self._condition:
             self.counts.received += 1
+            self.counts.last_received = time.monotonic()
             if self._pending is not None:
                 self.counts.dropped += 1
             self._pending = message
@@ -71,5 +83,7 @@ class LatestMessageWorker:
                 self._handle(message)
             except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
                 self._on_error(error)
+            elapsed = time.perf_counter() - start
             self.counts.processed += 1
-            self.counts.processing_seconds += time.perf_counter() - start
+            self.counts.processing_seconds += elapsed
+            self.counts.longest_seconds = max(self.counts.longest_seconds, elapsed)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Callable
 
 import rospkg
 import rospy
 from std_msgs.msg import Bool
+from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 
 from face_affect.classifier import ModelError
+from face_affect.pipeline import FaceAffectPipeline
+from face_affect.ros.diagnostics import NodeDiagnostics
 from face_affect.ros.latest import WorkerCounts
 
 MODEL_PARAMETERS = ("gender_model", "emotion_model")
@@ -38,6 +42,51 @@ def publish_ready() -> rospy.Publisher:
     publisher = rospy.Publisher("~ready", Bool, queue_size=1, latch=True)
     publisher.publish(Bool(data=True))
     return publisher
+
+
+class EnableService:
+    """``~enable`` (std_srvs/SetBool): pause a node to save CPU while nobody is around, resume later.
+
+    Pausing unsubscribes the node's input, so a paused node costs nothing, not
+    even the deserialisation of camera frames.
+    """
+
+    def __init__(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+        self.enabled = True
+        self._pause = pause
+        self._resume = resume
+        self._lock = threading.Lock()
+        self.service = rospy.Service("~enable", SetBool, self.handle)
+
+    def handle(self, request: SetBoolRequest) -> SetBoolResponse:
+        with self._lock:
+            if request.data != self.enabled:
+                (self._resume if request.data else self._pause)()
+                self.enabled = request.data
+                rospy.loginfo(f"{rospy.get_name()}: {'resumed' if request.data else 'paused'} by ~enable")
+        return SetBoolResponse(success=True, message="processing" if self.enabled else "paused")
+
+
+def model_files(pipeline: FaceAffectPipeline) -> list[str]:
+    """The files behind a pipeline, for diagnostics: which models a robot really runs."""
+    return [str(pipeline.detector.model_path)] + [str(model.path) for model in pipeline.classifiers.values()]
+
+
+def start_diagnostics(
+    config: dict,
+    counts: WorkerCounts,
+    input_topic: Callable[[], str],
+    files: list[str],
+    enable: EnableService,
+) -> NodeDiagnostics:
+    return NodeDiagnostics(
+        counts,
+        input_topic,
+        files,
+        lambda: enable.enabled,
+        period=float(config.get("diagnostics_period", 1.0)),
+        silent_after=float(config.get("diagnostics_silent_after", 5.0)),
+    )
 
 
 def describe_counts(what: str, counts: WorkerCounts) -> str:

@@ -1,0 +1,61 @@
+"""The diagnostics status of a node over one window (no master needed)."""
+
+from __future__ import annotations
+
+from diagnostic_msgs.msg import DiagnosticStatus
+
+from face_affect.ros.diagnostics import node_status, window_between
+from face_affect.ros.latest import WorkerCounts
+
+MODELS = ["models/gender_mini_xception.onnx", "models/emotion_mini_xception.onnx"]
+
+
+def status(previous: WorkerCounts, current: WorkerCounts, enabled: bool = True, now: float = 100.0):
+    window = window_between(previous, current, seconds=2.0, longest_seconds=0.025, now=now)
+    return node_status("/face_affect/detector", window, enabled, "/camera/image_raw", MODELS, silent_after=5.0)
+
+
+def values(result: DiagnosticStatus) -> dict[str, str]:
+    return {pair.key: pair.value for pair in result.values}
+
+
+def test_rates_and_times_cover_the_window() -> None:
+    previous = WorkerCounts(received=10, processed=9, processing_seconds=0.09, faces=9, last_received=97.0)
+    current = WorkerCounts(received=70, processed=65, dropped=4, processing_seconds=0.65, faces=121, last_received=99.9)
+    result = status(previous, current)
+    found = values(result)
+    assert result.level == DiagnosticStatus.OK
+    assert result.name == "face_affect: /face_affect/detector"
+    assert found["input rate (Hz)"] == "30.00"
+    assert found["processed rate (Hz)"] == "28.00"
+    assert found["processing time mean (ms)"] == "10.00"
+    assert found["processing time max (ms)"] == "25.00"
+    assert found["faces per frame"] == "2.00"
+    assert found["dropped as stale"] == "4"
+    assert [found["model 0"], found["model 1"]] == MODELS
+    assert result.message.startswith("30.0 Hz in, 28.0 Hz processed, 10.0 ms per frame")
+
+
+def test_a_silent_camera_is_a_warning_naming_the_topic() -> None:
+    counts = WorkerCounts(received=5, processed=5, last_received=90.0)
+    result = status(counts, counts, now=100.0)
+    assert result.level == DiagnosticStatus.WARN
+    assert result.message == "no input on /camera/image_raw for 10 s"
+    never = status(WorkerCounts(), WorkerCounts())
+    assert (never.level, never.message) == (DiagnosticStatus.WARN, "no input on /camera/image_raw yet")
+
+
+def test_rejected_messages_are_a_warning() -> None:
+    previous = WorkerCounts(received=5, processed=5, last_received=99.0)
+    current = WorkerCounts(received=8, processed=8, rejected=2, last_received=99.5)
+    result = status(previous, current)
+    assert result.level == DiagnosticStatus.WARN
+    assert result.message.startswith("2 bad input messages in 2 s")
+    assert values(result)["rejected as malformed"] == "2"
+
+
+def test_a_paused_node_is_ok_and_says_so() -> None:
+    counts = WorkerCounts(received=5, processed=5, last_received=10.0)
+    result = status(counts, counts, enabled=False)
+    assert (result.level, result.message) == (DiagnosticStatus.OK, "paused (~enable false)")
+    assert values(result)["enabled"] == "false"
