@@ -446,6 +446,30 @@ class NodesTest(GraphTestCase):
             diagnostics.subscriber.unregister()
 
 
+    def test_no_faces_are_cut_out_while_nobody_subscribes(self) -> None:
+        detector = "/face_affect/detector"
+        enable = rospy.ServiceProxy("/face_affect/classifier/enable", SetBool)
+        enable.wait_for_service(TIMEOUT)
+        logs = LogCollector()
+        try:
+            enable(False)
+            self.faces.subscriber.unregister()
+            # The detector notices the closed connections on its next write, then skips frames.
+            for _ in range(30):
+                self.publish(self.two_people_message())
+                if any("has no subscriber, frames skipped" in message.msg for message in logs.messages):
+                    break
+                time.sleep(0.2)
+            logs.wait_for(detector, "/face_affect/faces has no subscriber, frames skipped")
+        finally:
+            type(self).faces = StampedCollector("/face_affect/faces", FaceDetectionArray)
+            enable(True)
+        try:
+            self.assert_two_people_found(self.first_results_after_resuming())
+            logs.wait_for(detector, "/face_affect/faces has a subscriber, detecting faces")
+        finally:
+            logs.subscriber.unregister()
+
     def first_results_after_resuming(self) -> FaceAffectArray:
         """Publishes until results come: a resumed node's new connection has no event to wait on."""
         for _ in range(30):

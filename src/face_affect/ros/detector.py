@@ -36,6 +36,7 @@ class DetectorNode:
         self.compressed = bool(config.get("compressed", False))
         self.input_topic = image_topic(self.compressed)
         self.publisher = rospy.Publisher("faces", FaceDetectionArray, queue_size=5)
+        self.publishing_faces = True  # until the first frame finds out
         self.worker = LatestMessageWorker(self.process, log_worker_error, name="detector")
         self.subscriber: rospy.Subscriber | None = subscribe_image(self.compressed, self.worker.put)
         self.enable = EnableService(pause=self.pause, resume=self.resume)
@@ -47,6 +48,8 @@ class DetectorNode:
         rospy.loginfo(f"{rospy.get_name()}: detecting faces on {self.input_topic}")
 
     def process(self, message: Image | CompressedImage) -> None:
+        if not self.faces_wanted():
+            return
         try:
             image = self.converter.to_bgr(message)
             boxes = self.pipeline.detect(image)
@@ -61,6 +64,21 @@ class DetectorNode:
             detection_array(message.header, image.shape, boxes, crops, margin, self.converter)
         )
         self.worker.counts.faces += len(boxes)
+
+    def faces_wanted(self) -> bool:
+        """Faces (and their crops) are made only while ``faces`` has a subscriber; logs each change.
+
+        Normally the classifier is that subscriber; while it is down or paused, the
+        detector neither spends CPU nor cuts out anyone's face.
+        """
+        wanted = self.publisher.get_num_connections() > 0
+        if wanted != self.publishing_faces:
+            self.publishing_faces = wanted
+            if wanted:
+                rospy.loginfo(f"{rospy.get_name()}: {self.publisher.resolved_name} has a subscriber, detecting faces")
+            else:
+                rospy.loginfo(f"{rospy.get_name()}: {self.publisher.resolved_name} has no subscriber, frames skipped")
+        return wanted
 
     def pause(self) -> None:
         if self.subscriber is not None:
