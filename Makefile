@@ -36,6 +36,7 @@ help:
 	@echo "make test   pytest, then the rostests"
 	@echo "make lint   ruff check"
 	@echo "make bench-ros [BENCH_ARGS='--duration 600 --detector haar']  the real graph at 30 Hz VGA, bench/results/"
+	@echo "make bench-pipeline | bench-detection | bench-saliency | bench-cli  [BENCH_ARGS=...]  bench/<name>.py"
 	@echo "make clean  remove build/ and demo_output/ (keeps .venv)"
 
 system:
@@ -101,6 +102,10 @@ rostest: build
 BENCH_ARGS ?=
 bench-ros: build
 	$(ROS_ENVIRONMENT); python3 $(REPOSITORY)/bench/ros_graph.py $(BENCH_ARGS)
+
+# The other benchmarks, bench/<name>.py, with the generated messages importable.
+bench-%: build
+	$(ROS_ENVIRONMENT); python3 $(REPOSITORY)/bench/$*.py $(BENCH_ARGS)
 
 lint: venv
 	ruff check .

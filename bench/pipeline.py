@@ -8,17 +8,22 @@ Run on a quiet machine: ``PYTHONPATH=src .venv/bin/python bench/pipeline.py``.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+from std_msgs.msg import Header
 
 from face_affect.config import PACKAGE_ROOT
 from face_affect.drawing import draw_results
 from face_affect.pipeline import FaceAffectPipeline, model_crops
 from face_affect.preprocessing import crop_face, to_grey, to_model_input
+from face_affect.ros.images import ImageConverter
+from face_affect.ros.messages import affect_array
+from face_affect.saliency import GuidedBackpropagation
 
 PHOTOS = PACKAGE_ROOT.parent / "shared" / "data" / "photos"
 # (photo, scale, window centre in scaled pixels) giving the face counts named.
@@ -70,15 +75,32 @@ class Stopwatch:
         self.seconds = time.perf_counter() - self.start
 
 
-def measure_scene(pipeline: FaceAffectPipeline, frames: list[np.ndarray]) -> dict[str, object]:
-    stage_names = ("detection", "preprocessing", "emotion", "gender", "drawing")
-    stages: dict[str, list[float]] = {name: [] for name in (*stage_names, "total")}
+STAGES = ("conversion", "detection", "preprocessing", "emotion", "gender", "results message", "saliency", "drawing")
+# The pipeline a robot runs on every frame; saliency and drawing only run while someone watches.
+PIPELINE_STAGES = ("conversion", "detection", "preprocessing", "emotion", "gender", "results message")
+
+
+def camera_message(frame: np.ndarray, converter: ImageConverter):
+    """The frame as a camera driver would publish it (bgr8), to time the conversion back."""
+    message = converter.to_message(frame, "bgr8", Header())
+    message.data = bytes(message.data)  # what rospy hands a callback
+    return message
+
+
+def measure_scene(
+    pipeline: FaceAffectPipeline, explainer: GuidedBackpropagation, frames: list[np.ndarray]
+) -> dict[str, object]:
+    stages: dict[str, list[float]] = {name: [] for name in (*STAGES, "total")}
     face_counts = []
     margin = pipeline.crop_margin
+    converter = ImageConverter()
+    messages = [camera_message(frame, converter) for frame in frames]
     for frame in frames[:WARM_UP_FRAMES]:  # first runs allocate onnxruntime and OpenCV buffers
         pipeline.process(frame)
-    for frame in frames:
-        watches = {name: Stopwatch() for name in stage_names}
+    for message in messages:
+        watches = {name: Stopwatch() for name in STAGES}
+        with watches["conversion"]:
+            frame = converter.to_bgr(message)
         with watches["detection"]:
             boxes = pipeline.detect(frame)
         with watches["preprocessing"]:
@@ -94,12 +116,18 @@ def measure_scene(pipeline: FaceAffectPipeline, frames: list[np.ndarray]) -> dic
                 pipeline.emotion.predict_batch(batches["emotion"])
             with watches["gender"]:
                 pipeline.gender.predict_batch(batches["gender"])
+            with watches["saliency"]:
+                explainer.explain(model_crops(pipeline.emotion, crops, boxes, margin))
         results = pipeline.classify(frame, boxes)
+        with watches["results message"]:
+            affect_array(message.header, results, pipeline.gender_labels, pipeline.emotion_labels).serialize(
+                io.BytesIO()
+            )
         with watches["drawing"]:
             draw_results(frame, results)
         for name, watch in watches.items():
             stages[name].append(watch.seconds)
-        stages["total"].append(sum(watches[name].seconds for name in stage_names if name != "drawing"))
+        stages["total"].append(sum(watches[name].seconds for name in PIPELINE_STAGES))
         face_counts.append(len(boxes))
     report: dict[str, object] = {name: percentiles(samples) for name, samples in stages.items()}
     report["faces_per_frame"] = round(float(np.mean(face_counts)), 2)
@@ -134,21 +162,18 @@ def main() -> None:
     if arguments.detector:
         overrides["detector"] = arguments.detector
     pipeline = FaceAffectPipeline.from_config(overrides)
+    explainer = GuidedBackpropagation(pipeline.emotion)
     report: dict[str, object] = {"detector": type(pipeline.detector).__name__}
     for name, (photo, scale, centre, size) in SCENES.items():
-        report[name] = measure_scene(pipeline, moving_windows(photo, scale, centre, size, arguments.frames))
+        frames = moving_windows(photo, scale, centre, size, arguments.frames)
+        report[name] = measure_scene(pipeline, explainer, frames)
     report.update(measure_per_face(pipeline, repeats=arguments.frames * 5))
-    print(f"detector: {report['detector']}, one thread, ms p50 / p99")
-    print(
-        f"{'scene':14} {'faces':>5} "
-        + " ".join(f"{s:>15}" for s in ("detection", "preprocessing", "emotion", "gender", "drawing", "total"))
-    )
+    print(f"detector: {report['detector']}, one thread, ms p50 / p99; total = {' + '.join(PIPELINE_STAGES)}")
+    columns = (*STAGES, "total")
+    print(f"{'scene':14} {'faces':>5} " + " ".join(f"{column:>15}" for column in columns))
     for name in SCENES:
         scene = report[name]
-        cells = " ".join(
-            f"{scene[s]['p50']:7.2f} / {scene[s]['p99']:5.2f}"
-            for s in ("detection", "preprocessing", "emotion", "gender", "drawing", "total")
-        )
+        cells = " ".join(f"{scene[column]['p50']:7.2f} / {scene[column]['p99']:5.2f}" for column in columns)
         print(f"{name:14} {scene['faces_per_frame']:5} {cells}")
     for key in ("both_models_per_face_batch_1", "both_models_per_face_batch_8"):
         print(f"{key}: {report[key]['p50']:.3f} / {report[key]['p99']:.3f} ms")
