@@ -73,7 +73,7 @@ class ClassifierNode(rospy.SubscribeListener):
             config,
             self.worker.counts,
             lambda: rospy.resolve_name("faces"),
-            model_files(self.pipeline)[1:],  # the detector's file is the detector node's
+            model_files(self.pipeline, detector=False),
             self.enable,
         )
         self.ready = publish_ready()

@@ -67,9 +67,10 @@ class EnableService:
         return SetBoolResponse(success=True, message="processing" if self.enabled else "paused")
 
 
-def model_files(pipeline: FaceAffectPipeline) -> list[str]:
+def model_files(pipeline: FaceAffectPipeline, detector: bool = True) -> list[str]:
     """The files behind a pipeline, for diagnostics: which models a robot really runs."""
-    return [str(pipeline.detector.model_path)] + [str(model.path) for model in pipeline.classifiers.values()]
+    classifiers = [str(model.path) for model in pipeline.classifiers.values()]
+    return [str(pipeline.detector.model_path), *classifiers] if detector else classifiers
 
 
 def start_diagnostics(
