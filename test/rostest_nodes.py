@@ -8,15 +8,18 @@ carrying that stamp, so no check depends on sleeps or on another's frames.
 from __future__ import annotations
 
 import csv
+import os
 import threading
 import time
 import unittest
+import xmlrpc.client
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import rosgraph
+import rospkg
 import rospy
 import rostest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -330,18 +333,19 @@ class NodesTest(GraphTestCase):
             ("mono8", cv2.cvtColor(self.two_people, cv2.COLOR_BGR2GRAY), 3, False),
             ("bayer_grbg8", bayer_grbg(self.two_people), 0, False),
         ):
-            with self.subTest(encoding=encoding, padding=padding):
-                results = self.results.wait_for(self.publish(image_message(pixels, encoding, padding)))
-                if identical:
-                    self.assertEqual(face_boxes(results), face_boxes(reference))
-                    self.assertEqual(
-                        [(face.gender, face.emotion) for face in results.faces],
-                        [(face.gender, face.emotion) for face in reference.faces],
-                    )
-                else:
-                    self.assertEqual(len(results.faces), len(reference.faces))
-                    for box, expected in zip(face_boxes(results), face_boxes(reference)):
-                        self.assertGreater(intersection_over_union(box, expected), 0.8, f"{box} vs {expected}")
+            results = self.results.wait_for(self.publish(image_message(pixels, encoding, padding)))
+            case = f"{encoding}, {padding} bytes of row padding"
+            if identical:
+                self.assertEqual(face_boxes(results), face_boxes(reference), case)
+                self.assertEqual(
+                    [(face.gender, face.emotion) for face in results.faces],
+                    [(face.gender, face.emotion) for face in reference.faces],
+                    case,
+                )
+            else:
+                self.assertEqual(len(results.faces), len(reference.faces), case)
+                for box, expected in zip(face_boxes(results), face_boxes(reference)):
+                    self.assertGreater(intersection_over_union(box, expected), 0.8, f"{case}: {box} vs {expected}")
 
     def test_bad_frames_are_named_in_a_warning_and_the_nodes_stay_up(self) -> None:
         truncated = image_message(self.two_people, "bgr8")
@@ -357,9 +361,8 @@ class NodesTest(GraphTestCase):
         diagnostics = DiagnosticsCollector()
         try:
             for bad, problem in bad_frames:
-                with self.subTest(problem=problem):
-                    self.publish(bad)
-                    warnings.wait_for("/face_affect/detector", problem)
+                self.publish(bad)
+                warnings.wait_for("/face_affect/detector", problem)
             diagnostics.wait_for(
                 "face_affect: /face_affect/detector",
                 lambda status: status.level == DiagnosticStatus.WARN and "bad input messages" in status.message,
@@ -402,20 +405,19 @@ class NodesTest(GraphTestCase):
         diagnostics = DiagnosticsCollector()
         try:
             for node, input_topic in (("detector", self.camera.resolved_name), ("classifier", "/face_affect/faces")):
-                with self.subTest(node=node):
-                    self.results.wait_for(self.publish(self.two_people_message()))
-                    status = diagnostics.wait_for(
-                        f"face_affect: /face_affect/{node}",
-                        lambda status: float(dict_of(status)["input rate (Hz)"]) > 0,
-                        "input",
-                    )
-                    values = dict_of(status)
-                    self.assertEqual(values["input topic"], input_topic)
-                    self.assertEqual(values["enabled"], "true")
-                    self.assertGreater(float(values["processing time mean (ms)"]), 0.0)
-                    models = [value for key, value in values.items() if key.startswith("model ")]
-                    config = resolve_model_paths(rospy.get_param("/face_affect/classifier"))
-                    self.assertIn(config["emotion_model"], models)
+                self.results.wait_for(self.publish(self.two_people_message()))
+                status = diagnostics.wait_for(
+                    f"face_affect: /face_affect/{node}",
+                    lambda status: float(dict_of(status)["input rate (Hz)"]) > 0,
+                    "input",
+                )
+                values = dict_of(status)
+                self.assertEqual(values["input topic"], input_topic, node)
+                self.assertEqual(values["enabled"], "true", node)
+                self.assertGreater(float(values["processing time mean (ms)"]), 0.0, node)
+                models = [value for key, value in values.items() if key.startswith("model ")]
+                config = resolve_model_paths(rospy.get_param("/face_affect/classifier"))
+                self.assertIn(config["emotion_model"], models)
         finally:
             diagnostics.subscriber.unregister()
 
@@ -423,28 +425,26 @@ class NodesTest(GraphTestCase):
         diagnostics = DiagnosticsCollector()
         try:
             for node in ("detector", "classifier"):
-                with self.subTest(node=node):
-                    enable = rospy.ServiceProxy(f"/face_affect/{node}/enable", SetBool)
-                    enable.wait_for_service(TIMEOUT)
-                    try:
-                        self.assertEqual(enable(False).message, "paused")
-                        diagnostics.wait_for(
-                            f"face_affect: /face_affect/{node}",
-                            lambda status: status.message == "paused (~enable false)",
-                            "a paused message",
-                        )
-                        if node == "detector":
-                            wait_until(lambda: not detector_reads(self.camera.resolved_name), "the camera unsubscribed")
-                        paused_stamp = self.publish(self.two_people_message())
-                        # A paused node publishes nothing for this frame; a running one answers in ~0.1 s.
-                        with self.assertRaises(AssertionError):
-                            self.results.wait_for(paused_stamp, timeout=2.0)
-                    finally:
-                        self.assertEqual(enable(True).message, "processing")
-                    self.assert_two_people_found(self.first_results_after_resuming())
+                enable = rospy.ServiceProxy(f"/face_affect/{node}/enable", SetBool)
+                enable.wait_for_service(TIMEOUT)
+                try:
+                    self.assertEqual(enable(False).message, "paused", node)
+                    diagnostics.wait_for(
+                        f"face_affect: /face_affect/{node}",
+                        lambda status: status.message == "paused (~enable false)",
+                        "a paused message",
+                    )
+                    if node == "detector":
+                        wait_until(lambda: not detector_reads(self.camera.resolved_name), "the camera unsubscribed")
+                    paused_stamp = self.publish(self.two_people_message())
+                    # A paused node publishes nothing for this frame; a running one answers in ~0.1 s.
+                    with self.assertRaises(AssertionError):
+                        self.results.wait_for(paused_stamp, timeout=2.0)
+                finally:
+                    self.assertEqual(enable(True).message, "processing")
+                self.assert_two_people_found(self.first_results_after_resuming())
         finally:
             diagnostics.subscriber.unregister()
-
 
     def test_no_faces_are_cut_out_while_nobody_subscribes(self) -> None:
         detector = "/face_affect/detector"
@@ -470,6 +470,19 @@ class NodesTest(GraphTestCase):
         finally:
             logs.subscriber.unregister()
 
+    def test_the_nodes_write_no_file(self) -> None:
+        """Privacy: while processing people's faces, neither node holds a file open for writing.
+
+        Exceptions: rospy's own log files (under the ROS log directory) and standard
+        output and error, which the launcher chooses.
+        """
+        log_directory = os.path.realpath(rospkg.get_log_dir())
+        for _ in range(5):
+            self.assert_two_people_found(self.results.wait_for(self.publish(self.two_people_message())))
+        for node in ("/face_affect/detector", "/face_affect/classifier"):
+            written = files_open_for_writing(node_pid(node))
+            self.assertEqual([path for path in written if not path.startswith(log_directory)], [], node)
+
     def first_results_after_resuming(self) -> FaceAffectArray:
         """Publishes until results come: a resumed node's new connection has no event to wait on."""
         for _ in range(30):
@@ -478,6 +491,31 @@ class NodesTest(GraphTestCase):
             except AssertionError:
                 continue
         raise AssertionError("no results after resuming")
+
+
+def node_pid(node: str) -> int:
+    api = rosgraph.Master(rospy.get_name()).lookupNode(node)
+    code, message, pid = xmlrpc.client.ServerProxy(api).getPid(rospy.get_name())
+    if code != 1:
+        raise AssertionError(f"{node}: getPid failed: {message}")
+    return int(pid)
+
+
+def files_open_for_writing(pid: int) -> list[str]:
+    """Regular files the process has open write-only or read-write, from /proc (standard streams aside)."""
+    paths = []
+    for descriptor in os.listdir(f"/proc/{pid}/fd"):
+        if int(descriptor) <= 2:  # standard input, output and error
+            continue
+        try:
+            path = os.readlink(f"/proc/{pid}/fd/{descriptor}")
+            with open(f"/proc/{pid}/fdinfo/{descriptor}") as info:
+                flags = int(next(line for line in info if line.startswith("flags:")).split()[1], 8)
+        except (FileNotFoundError, StopIteration):  # closed meanwhile
+            continue
+        if path.startswith("/") and os.path.isfile(path) and flags & os.O_ACCMODE != os.O_RDONLY:
+            paths.append(os.path.realpath(path))
+    return paths
 
 
 def dict_of(status: DiagnosticStatus) -> dict[str, str]:

@@ -3,8 +3,15 @@
 A plain Python library (numpy, OpenCV, onnxruntime); the ROS nodes in
 ``face_affect.ros`` are thin adapters over it, and ``face_affect.training``
 (an optional extra) is the only part that imports torch. This file imports
-nothing, so the generated ``face_affect.msg`` loads under any Python, even one
-without onnxruntime (Debian's ``rostopic``).
+no package of ours, so the generated ``face_affect.msg`` loads under any Python,
+even one without onnxruntime (Debian's ``rostopic``).
 
 Start with ``face_affect.pipeline.FaceAffectPipeline.from_config({})``.
 """
+
+import os
+
+# onnxruntime 1.32 records telemetry events in ~/.cache/Microsoft/DeveloperTools/.onnxruntime/
+# (a device id and a growing SQLite database) unless this is set before it is imported. Nodes
+# that watch people write nothing to disk, so it is off unless the user chose otherwise.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
