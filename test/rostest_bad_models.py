@@ -14,29 +14,14 @@ import tempfile
 import unittest
 from pathlib import Path
 
-import onnx
 import rospkg
 import rospy
 import rostest
 from roslib.packages import find_node
 
+from model_files import rewrite_metadata
+
 TIMEOUT = 60.0
-
-
-def rewrite_metadata(source: Path, target: Path, **changes: str | None) -> Path:
-    """A copy of ``source`` with metadata entries replaced (or removed, for None)."""
-    model = onnx.load(str(source))
-    entries = {entry.key: entry.value for entry in model.metadata_props}
-    for key, value in changes.items():
-        if value is None:
-            entries.pop(key, None)
-        else:
-            entries[key] = value
-    del model.metadata_props[:]
-    for key, value in entries.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(target))
-    return target
 
 
 class BadModelTest(unittest.TestCase):

@@ -2,11 +2,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 
 from conftest import EMOTION_MODEL, GENDER_MODEL
 from face_affect.classifier import ModelError, OnnxClassifier
+from model_files import rewrite_metadata
 
 
 def test_committed_models_describe_themselves():
@@ -42,21 +42,6 @@ def test_corrupt_file_is_named(tmp_path: Path):
     corrupt.write_bytes(EMOTION_MODEL.read_bytes()[:1000])
     with pytest.raises(ModelError, match="corrupt.onnx: not a loadable ONNX model"):
         OnnxClassifier(corrupt)
-
-
-def rewrite_metadata(source: Path, target: Path, **changes: str | None) -> Path:
-    model = onnx.load(str(source))
-    entries = {entry.key: entry.value for entry in model.metadata_props}
-    for key, value in changes.items():
-        if value is None:
-            entries.pop(key, None)
-        else:
-            entries[key] = value
-    del model.metadata_props[:]
-    for key, value in entries.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(target))
-    return target
 
 
 def test_missing_labels_are_reported(tmp_path: Path):
