@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "gender_model": "models/gender_mini_xception.onnx",
     "emotion_model": "models/emotion_mini_xception.onnx",
     "onnx_threads": 1,
+    "opencv_threads": 1,
 }
 
 

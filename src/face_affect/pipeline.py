@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from face_affect.classifier import OnnxClassifier
@@ -61,8 +62,13 @@ class FaceAffectPipeline:
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> FaceAffectPipeline:
-        """Builds from a parameter dict (keys of ``config/default.yaml``; missing keys take defaults)."""
+        """Builds from a parameter dict (keys of ``config/default.yaml``; missing keys take defaults).
+
+        Also sets OpenCV's thread count for the process (``opencv_threads``): left at its
+        default, Haar detection spreads over every core, which a robot needs for other work.
+        """
         config = load_config(overrides=config)
+        cv2.setNumThreads(int(config["opencv_threads"]))
         threads = int(config["onnx_threads"])
         return cls(
             detector=create_detector(config),
