@@ -54,6 +54,17 @@ def test_rejected_messages_are_a_warning() -> None:
     assert values(result)["rejected as malformed"] == "2"
 
 
+def test_a_node_skipping_every_frame_says_it_is_idle() -> None:
+    previous = WorkerCounts(received=5, processed=5, last_received=99.0)
+    current = WorkerCounts(received=65, processed=5, skipped=60, last_received=99.9)
+    result = status(previous, current)
+    assert (result.level, result.message) == (
+        DiagnosticStatus.OK,
+        "idle: 60 frames skipped, nobody subscribes to the output",
+    )
+    assert values(result)["skipped (no subscriber)"] == "60"
+
+
 def test_a_paused_node_is_ok_and_says_so() -> None:
     counts = WorkerCounts(received=5, processed=5, last_received=10.0)
     result = status(counts, counts, enabled=False)

@@ -115,6 +115,25 @@ def test_worker_processes_only_the_newest_pending_message() -> None:
     assert (worker.counts.received, worker.counts.processed, worker.counts.dropped) == (4, 2, 2)
 
 
+def test_a_message_the_handler_skips_is_not_counted_as_processed() -> None:
+    done = threading.Event()
+
+    def handle(message: int) -> bool:
+        if message == 2:
+            done.set()
+        return message != 1  # 1: nothing to do
+
+    worker = LatestMessageWorker(handle, on_error=pytest.fail)
+    for message in (1, 2):
+        worker.put(message)
+        if message == 1:
+            while worker.counts.skipped == 0:  # one at a time, so neither is dropped
+                threading.Event().wait(0.001)
+    assert done.wait(5)
+    worker.stop(timeout=5)
+    assert (worker.counts.processed, worker.counts.skipped, worker.counts.dropped) == (1, 1, 0)
+
+
 def test_worker_reports_errors_and_keeps_running() -> None:
     errors: list[Exception] = []
     handled = threading.Event()

@@ -47,16 +47,17 @@ class DetectorNode:
         rospy.on_shutdown(self.shutdown)
         rospy.loginfo(f"{rospy.get_name()}: detecting faces on {self.input_topic}")
 
-    def process(self, message: Image | CompressedImage) -> None:
+    def process(self, message: Image | CompressedImage) -> bool:
+        """Detects and publishes; False (skipped) while nobody subscribes to ``faces``."""
         if not self.faces_wanted():
-            return
+            return False
         try:
             image = self.converter.to_bgr(message)
             boxes = self.pipeline.detect(image)
         except (ImageError, FrameError) as error:
             self.worker.counts.rejected += 1
             rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {self.input_topic}: {error}")
-            return
+            return True
         grey = to_grey(image)
         margin = self.pipeline.crop_margin
         crops = [crop_face(grey, box, margin) for box in boxes]
@@ -64,6 +65,7 @@ class DetectorNode:
             detection_array(message.header, image.shape, boxes, crops, margin, self.converter)
         )
         self.worker.counts.faces += len(boxes)
+        return True
 
     def faces_wanted(self) -> bool:
         """Faces (and their crops) are made only while ``faces`` has a subscriber; logs each change.

@@ -26,6 +26,7 @@ class Window:
     received: int
     processed: int
     dropped: int
+    skipped: int
     rejected: int
     faces: int
     processing_seconds: float
@@ -41,6 +42,7 @@ def window_between(
         received=current.received - previous.received,
         processed=current.processed - previous.processed,
         dropped=current.dropped - previous.dropped,
+        skipped=current.skipped - previous.skipped,
         rejected=current.rejected - previous.rejected,
         faces=current.faces - previous.faces,
         processing_seconds=current.processing_seconds - previous.processing_seconds,
@@ -67,6 +69,8 @@ def node_status(
     level, message = DiagnosticStatus.OK, summary
     if not enabled:
         message = "paused (~enable false)"
+    elif window.skipped and not window.processed:
+        message = f"idle: {window.skipped} frames skipped, nobody subscribes to the output"
     elif window.seconds_since_input is None or window.seconds_since_input > silent_after:
         level = DiagnosticStatus.WARN
         message = (
@@ -86,6 +90,7 @@ def node_status(
         "processing time max (ms)": f"{1000.0 * window.longest_seconds:.2f}",
         "faces per frame": f"{faces_per_frame:.2f}",
         "dropped as stale": str(window.dropped),
+        "skipped (no subscriber)": str(window.skipped),
         "rejected as malformed": str(window.rejected),
         "seconds since input": "never" if window.seconds_since_input is None else f"{window.seconds_since_input:.1f}",
     }

@@ -21,6 +21,7 @@ class WorkerCounts:
     received: int = 0
     processed: int = 0
     dropped: int = 0
+    skipped: int = 0  # the handler had nothing to do (returned False), e.g. no subscriber downstream
     processing_seconds: float = 0.0
     longest_seconds: float = 0.0
     faces: int = 0
@@ -38,11 +39,15 @@ class WorkerCounts:
 
 
 class LatestMessageWorker:
-    """Calls ``handle(message)`` for the newest message put, dropping ones never started."""
+    """Calls ``handle(message)`` for the newest message put, dropping ones never started.
+
+    A handler that returns ``False`` had nothing to do: the message counts as skipped,
+    not processed, so the processing time stays that of real work.
+    """
 
     def __init__(
         self,
-        handle: Callable[[Any], None],
+        handle: Callable[[Any], bool | None],
         on_error: Callable[[Exception], None],
         name: str = "latest-message-worker",
     ) -> None:
@@ -80,7 +85,9 @@ class LatestMessageWorker:
                 message, self._pending = self._pending, None
             start = time.perf_counter()
             try:
-                self._handle(message)
+                if self._handle(message) is False:
+                    self.counts.skipped += 1
+                    continue
             except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
                 self._on_error(error)
             elapsed = time.perf_counter() - start

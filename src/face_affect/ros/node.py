@@ -94,6 +94,7 @@ def describe_counts(what: str, counts: WorkerCounts) -> str:
     return (
         f"{what}: {counts.processed} processed in {counts.mean_milliseconds:.1f} ms on average, "
         f"{counts.dropped} dropped as stale, of {counts.received} received"
+        + (f", {counts.skipped} skipped with nobody subscribed" if counts.skipped else "")
     )
 
 
