@@ -38,6 +38,8 @@ class FaceBox:
 
 
 class FaceDetector(Protocol):
+    model_path: Path  # the cascade or network file, for diagnostics
+
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         """Faces in a grey, BGR or BGRA uint8 frame, inside it; ``FrameError`` for anything else.
 
