@@ -72,7 +72,7 @@ class ClassifierNode(rospy.SubscribeListener):
         self.diagnostics = start_diagnostics(
             config,
             self.worker.counts,
-            lambda: rospy.resolve_name("faces"),
+            rospy.resolve_name("faces"),
             model_files(self.pipeline, detector=False),
             self.enable,
         )
@@ -171,7 +171,7 @@ class ClassifierNode(rospy.SubscribeListener):
         if self.faces_subscriber is None:
             self.faces_subscriber = self.subscribe_faces()
         if self.annotated_publisher is not None and self.annotated_publisher.get_num_connections() > 0:
-            self.peer_subscribe(self.annotated_publisher.resolved_name, None, None)
+            self.read_camera_frames(self.annotated_publisher.resolved_name)
 
     def drop_image_subscription(self) -> None:
         if self.image_subscriber is not None:
@@ -180,11 +180,15 @@ class ClassifierNode(rospy.SubscribeListener):
             self.matcher.clear()
 
     def peer_subscribe(self, topic_name: str, topic_publish, peer_publish) -> None:
+        self.read_camera_frames(topic_name)
+
+    def read_camera_frames(self, watched_topic: str) -> None:
+        """Subscribes the camera for the overlay (unless paused or already reading it)."""
         with self.subscription_lock:
             if self.image_subscriber is None and self.faces_subscriber is not None:
                 self.image_subscriber = subscribe_image(self.compressed, self.receive_frame)
                 rospy.loginfo(
-                    f"{rospy.get_name()}: {topic_name} has a subscriber, "
+                    f"{rospy.get_name()}: {watched_topic} has a subscriber, "
                     f"reading frames from {self.image_subscriber.resolved_name}"
                 )
 

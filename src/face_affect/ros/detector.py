@@ -41,7 +41,7 @@ class DetectorNode:
         self.subscriber: rospy.Subscriber | None = subscribe_image(self.compressed, self.worker.put)
         self.enable = EnableService(pause=self.pause, resume=self.resume)
         self.diagnostics = start_diagnostics(
-            config, self.worker.counts, lambda: self.input_topic, model_files(self.pipeline), self.enable
+            config, self.worker.counts, self.input_topic, model_files(self.pipeline), self.enable
         )
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)

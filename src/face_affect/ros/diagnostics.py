@@ -60,10 +60,11 @@ def node_status(
     silent_after: float,
 ) -> DiagnosticStatus:
     """The status of one node over one window (no master needed, so it is unit-tested)."""
+    input_rate, processed_rate = window.received / window.seconds, window.processed / window.seconds
     mean_milliseconds = 1000.0 * window.processing_seconds / window.processed if window.processed else 0.0
     faces_per_frame = window.faces / window.processed if window.processed else 0.0
     summary = (
-        f"{window.received / window.seconds:.1f} Hz in, {window.processed / window.seconds:.1f} Hz processed, "
+        f"{input_rate:.1f} Hz in, {processed_rate:.1f} Hz processed, "
         f"{mean_milliseconds:.1f} ms per frame, {faces_per_frame:.2f} faces per frame"
     )
     level, message = DiagnosticStatus.OK, summary
@@ -84,8 +85,8 @@ def node_status(
     values = {
         "enabled": str(enabled).lower(),
         "input topic": input_topic,
-        "input rate (Hz)": f"{window.received / window.seconds:.2f}",
-        "processed rate (Hz)": f"{window.processed / window.seconds:.2f}",
+        "input rate (Hz)": f"{input_rate:.2f}",
+        "processed rate (Hz)": f"{processed_rate:.2f}",
         "processing time mean (ms)": f"{mean_milliseconds:.2f}",
         "processing time max (ms)": f"{1000.0 * window.longest_seconds:.2f}",
         "faces per frame": f"{faces_per_frame:.2f}",
@@ -110,7 +111,7 @@ class NodeDiagnostics:
     def __init__(
         self,
         counts: WorkerCounts,
-        input_topic: Callable[[], str],
+        input_topic: str,
         model_files: Sequence[str],
         is_enabled: Callable[[], bool],
         period: float,
@@ -136,7 +137,7 @@ class NodeDiagnostics:
         )
         self.previous, self.previous_time = current, now
         status = node_status(
-            rospy.get_name(), window, self.is_enabled(), self.input_topic(), self.model_files, self.silent_after
+            rospy.get_name(), window, self.is_enabled(), self.input_topic, self.model_files, self.silent_after
         )
         array = DiagnosticArray(status=[status])
         array.header.stamp = rospy.Time.now()

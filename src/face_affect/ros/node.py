@@ -76,7 +76,7 @@ def model_files(pipeline: FaceAffectPipeline, detector: bool = True) -> list[str
 def start_diagnostics(
     config: dict,
     counts: WorkerCounts,
-    input_topic: Callable[[], str],
+    input_topic: str,
     files: list[str],
     enable: EnableService,
 ) -> NodeDiagnostics:
