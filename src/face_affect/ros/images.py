@@ -9,6 +9,7 @@ copy cheaper.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -17,30 +18,24 @@ from cv_bridge import CvBridge, CvBridgeError
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-# Encoding -> bytes per pixel. Bayer is what the Care-O-bot 3 Kinect publishes.
+
+class Encoding(NamedTuple):
+    channels: int  # bytes per pixel
+    to_bgr: int | None  # the cv2.cvtColor code to BGR; None: already BGR
+
+
+# Bayer is what the Care-O-bot 3 Kinect publishes. OpenCV names a Bayer pattern by its
+# second row, so ROS's rggb is OpenCV's BG (as in cv_bridge).
 SUPPORTED_ENCODINGS = {
-    "bgr8": 3,
-    "rgb8": 3,
-    "bgra8": 4,
-    "rgba8": 4,
-    "mono8": 1,
-    "bayer_rggb8": 1,
-    "bayer_bggr8": 1,
-    "bayer_gbrg8": 1,
-    "bayer_grbg8": 1,
-}
-# The conversion of each encoding to BGR (None: already BGR). OpenCV names a Bayer
-# pattern by its second row, so ROS's rggb is OpenCV's BG (as in cv_bridge).
-TO_BGR = {
-    "bgr8": None,
-    "rgb8": cv2.COLOR_RGB2BGR,
-    "bgra8": cv2.COLOR_BGRA2BGR,
-    "rgba8": cv2.COLOR_RGBA2BGR,
-    "mono8": cv2.COLOR_GRAY2BGR,
-    "bayer_rggb8": cv2.COLOR_BayerBG2BGR,
-    "bayer_bggr8": cv2.COLOR_BayerRG2BGR,
-    "bayer_gbrg8": cv2.COLOR_BayerGR2BGR,
-    "bayer_grbg8": cv2.COLOR_BayerGB2BGR,
+    "bgr8": Encoding(3, None),
+    "rgb8": Encoding(3, cv2.COLOR_RGB2BGR),
+    "bgra8": Encoding(4, cv2.COLOR_BGRA2BGR),
+    "rgba8": Encoding(4, cv2.COLOR_RGBA2BGR),
+    "mono8": Encoding(1, cv2.COLOR_GRAY2BGR),
+    "bayer_rggb8": Encoding(1, cv2.COLOR_BayerBG2BGR),
+    "bayer_bggr8": Encoding(1, cv2.COLOR_BayerRG2BGR),
+    "bayer_gbrg8": Encoding(1, cv2.COLOR_BayerGR2BGR),
+    "bayer_grbg8": Encoding(1, cv2.COLOR_BayerGB2BGR),
 }
 
 
@@ -57,7 +52,7 @@ class ImageConverter:
         if isinstance(message, CompressedImage):
             return self._decode_compressed(message)
         pixels = raw_pixels(message)
-        conversion = TO_BGR[message.encoding]
+        conversion = SUPPORTED_ENCODINGS[message.encoding].to_bgr
         return pixels if conversion is None else cv2.cvtColor(pixels, conversion)
 
     def to_mono8(self, message: Image) -> np.ndarray:
@@ -83,14 +78,14 @@ class ImageConverter:
 
 def check_raw_image(message: Image) -> None:
     """Rejects encodings we do not handle and data that does not fill the declared size."""
-    channels = SUPPORTED_ENCODINGS.get(message.encoding)
-    if channels is None:
+    encoding = SUPPORTED_ENCODINGS.get(message.encoding)
+    if encoding is None:
         raise ImageError(
             f"unsupported encoding {message.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
         )
     if message.width == 0 or message.height == 0:
         raise ImageError(f"empty {message.width}x{message.height} image")
-    if message.step < message.width * channels or len(message.data) < message.step * message.height:
+    if message.step < message.width * encoding.channels or len(message.data) < message.step * message.height:
         raise ImageError(
             f"malformed {message.encoding} image: {message.width}x{message.height}, "
             f"step {message.step}, {len(message.data)} bytes of data"
@@ -100,7 +95,7 @@ def check_raw_image(message: Image) -> None:
 def raw_pixels(message: Image) -> np.ndarray:
     """The message's pixels as an ``H x W (x C)`` uint8 view of its buffer, row padding skipped."""
     check_raw_image(message)
-    channels = SUPPORTED_ENCODINGS[message.encoding]
+    channels = SUPPORTED_ENCODINGS[message.encoding].channels
     rows = np.frombuffer(message.data, dtype=np.uint8, count=message.step * message.height)
     pixels = rows.reshape(message.height, message.step)[:, : message.width * channels]
     if channels == 1:
