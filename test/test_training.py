@@ -1,6 +1,8 @@
 """The training package: readers for users' formats, architectures, export parity (imports torch)."""
 
 import csv
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -14,13 +16,16 @@ from face_affect.classifier import OnnxClassifier
 from face_affect.training.augmentation import AugmentationRanges, random_affine
 from face_affect.training.datasets import (
     FER2013_CLASSES,
+    LabelledSplits,
     load_dataset,
     load_fer2013_csv,
     load_utkface_folder,
     utkface_gender_to_ours,
 )
+from face_affect.training.distillation import TeacherEnsemble, distillation_loss
 from face_affect.training.export import export_onnx, torch_probabilities
 from face_affect.training.graph import build_network
+from face_affect.training.train import TrainingConfig, train
 
 
 def test_fer2013_csv_rows_go_to_their_usage_split(tmp_path: Path):
@@ -123,3 +128,39 @@ def test_onnx_export_matches_torch(tmp_path: Path, architecture: str, flip_avera
 
 def test_committed_emotion_model_is_small():
     assert EMOTION_MODEL.stat().st_size <= 1_000_000
+
+
+def tiny_splits() -> LabelledSplits:
+    """Two classes a network can tell apart in a few steps: dark and bright faces."""
+    generator = np.random.default_rng(0)
+    labels = np.arange(48) % 2
+    images = (generator.integers(0, 100, (48, 48, 48)) + 120 * labels[:, None, None]).astype(np.uint8)
+    return LabelledSplits(
+        class_names=("dark", "bright"),
+        images={"train": images[:32], "val": images[32:]},
+        labels={"train": labels[:32], "val": labels[32:]},
+    )
+
+
+def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
+    teacher = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
+    assert float(distillation_loss(teacher.clone(), teacher, temperature=2.0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(distillation_loss(teacher.flip(1), teacher, temperature=2.0)) > 0.5
+
+
+def test_a_student_trains_and_resumes_with_a_teacher_ensemble_and_weight_averaging(tmp_path: Path):
+    data = tiny_splits()
+    config = TrainingConfig(epochs=1, batch_size=8, threads=1, schedule="cosine")
+    teachers = [str(train(data, replace(config, seed=seed), tmp_path / f"teacher{seed}")) for seed in (0, 1)]
+    ensemble = TeacherEnsemble([Path(path) for path in teachers], num_classes=2)
+    batch = torch.randn(4, 1, 48, 48)
+    expected = (ensemble.networks[0](batch) + ensemble.networks[1](batch)) / 2
+    assert torch.allclose(ensemble(batch), expected)
+
+    student = replace(config, epochs=2, teachers=teachers, weight_averaging=0.9)
+    best = train(data, replace(student, epochs=1), tmp_path / "student")
+    train(data, student, tmp_path / "student")  # resumes at epoch 1, with the averaged weights
+    log = [json.loads(line) for line in (tmp_path / "student" / "log.jsonl").read_text().splitlines()]
+    assert [record["epoch"] for record in log] == [1, 2]
+    # What export loads: the averaged weights under the plain network's names.
+    build_network("mini_xception", 2).load_state_dict(torch.load(best, weights_only=False)["network"])

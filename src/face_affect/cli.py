@@ -38,7 +38,10 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "--saliency", type=Path, metavar="DIR", help="write a guided back-propagation image per face here"
     )
     image.add_argument(
-        "--saliency-tasks", nargs="+", choices=("emotion", "gender"), default=["emotion"],
+        "--saliency-tasks",
+        nargs="+",
+        choices=("emotion", "gender"),
+        default=["emotion"],
         help="models whose predicted class --saliency explains (default: emotion)",
     )
     video = commands.add_parser("video", help="classify the faces in a video file or camera")

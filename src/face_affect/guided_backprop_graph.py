@@ -273,8 +273,13 @@ class GuidedBackpropagationBuilder:
         dimensions = len(kernel)
         output_padding = [
             input_size[axis]
-            - ((output_size[axis] - 1) * strides[axis] - pads[axis] - pads[axis + dimensions]
-               + dilations[axis] * (kernel[axis] - 1) + 1)
+            - (
+                (output_size[axis] - 1) * strides[axis]
+                - pads[axis]
+                - pads[axis + dimensions]
+                + dilations[axis] * (kernel[axis] - 1)
+                + 1
+            )
             for axis in range(dimensions)
         ]
         if any(padding < 0 or padding >= stride for padding, stride in zip(output_padding, strides)):

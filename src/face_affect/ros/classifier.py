@@ -57,9 +57,7 @@ class ClassifierNode(rospy.SubscribeListener):
         self.results_publisher = rospy.Publisher("results", FaceAffectArray, queue_size=5)
         self.annotated_publisher = None
         if config.get("annotate", True):
-            self.annotated_publisher = rospy.Publisher(
-                "annotated", Image, queue_size=1, subscriber_listener=self
-            )
+            self.annotated_publisher = rospy.Publisher("annotated", Image, queue_size=1, subscriber_listener=self)
         self.heatmaps_always = bool(config.get("heatmaps", False))
         self.explainers = heatmap_explainers(self.pipeline, config.get("heatmap_tasks", ["emotion"]))
         self.heatmap_counts = WorkerCounts()
@@ -94,9 +92,7 @@ class ClassifierNode(rospy.SubscribeListener):
         if boxes:
             results = self.pipeline.classify_crops(crops, boxes, message.faces[0].crop_margin)
         self.results_publisher.publish(
-            affect_array(
-                message.header, results, self.pipeline.gender_labels, self.pipeline.emotion_labels
-            )
+            affect_array(message.header, results, self.pipeline.gender_labels, self.pipeline.emotion_labels)
         )
         if self.heatmaps_wanted():
             crop_margin = message.faces[0].crop_margin if boxes else 0.0
@@ -109,8 +105,7 @@ class ClassifierNode(rospy.SubscribeListener):
     def heatmaps_wanted(self) -> bool:
         """True while a heatmap topic has a subscriber (or always); logs each change."""
         subscribed = (
-            self.heatmaps_publisher.get_num_connections() > 0
-            or self.heatmap_image_publisher.get_num_connections() > 0
+            self.heatmaps_publisher.get_num_connections() > 0 or self.heatmap_image_publisher.get_num_connections() > 0
         )
         wanted = self.heatmaps_always or subscribed
         if wanted != self.computing_heatmaps:

@@ -61,9 +61,7 @@ class DetectorNode:
         grey = to_grey(image)
         margin = self.pipeline.crop_margin
         crops = [crop_face(grey, box, margin) for box in boxes]
-        self.publisher.publish(
-            detection_array(message.header, image.shape, boxes, crops, margin, self.converter)
-        )
+        self.publisher.publish(detection_array(message.header, image.shape, boxes, crops, margin, self.converter))
         self.worker.counts.faces += len(boxes)
         return True
 

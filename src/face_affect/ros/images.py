@@ -80,9 +80,7 @@ def check_raw_image(message: Image) -> None:
     """Rejects encodings we do not handle and data that does not fill the declared size."""
     encoding = SUPPORTED_ENCODINGS.get(message.encoding)
     if encoding is None:
-        raise ImageError(
-            f"unsupported encoding {message.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
-        )
+        raise ImageError(f"unsupported encoding {message.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
     if message.width == 0 or message.height == 0:
         raise ImageError(f"empty {message.width}x{message.height} image")
     if message.step < message.width * encoding.channels or len(message.data) < message.step * message.height:
@@ -109,9 +107,7 @@ def image_topic(compressed: bool) -> str:
     return f"{topic}/compressed" if compressed else topic
 
 
-def subscribe_image(
-    compressed: bool, callback: Callable[[Image | CompressedImage], None]
-) -> rospy.Subscriber:
+def subscribe_image(compressed: bool, callback: Callable[[Image | CompressedImage], None]) -> rospy.Subscriber:
     """Subscribes the camera (see :func:`image_topic`), newest frame only.
 
     ``buff_size`` must hold a whole frame (a 4K BGRA frame is 33 MB), or rospy keeps reading stale ones.

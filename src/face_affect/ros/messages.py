@@ -43,17 +43,14 @@ def detection_array(
         )
         for box, crop in zip(boxes, crops)
     ]
-    return FaceDetectionArray(
-        header=header, image_height=image_shape[0], image_width=image_shape[1], faces=faces
-    )
+    return FaceDetectionArray(header=header, image_height=image_shape[0], image_width=image_shape[1], faces=faces)
 
 
-def boxes_and_crops(
-    message: FaceDetectionArray, converter: ImageConverter
-) -> tuple[list[FaceBox], list[np.ndarray]]:
+def boxes_and_crops(message: FaceDetectionArray, converter: ImageConverter) -> tuple[list[FaceBox], list[np.ndarray]]:
     boxes = [
-        FaceBox(x=face.roi.x_offset, y=face.roi.y_offset, width=face.roi.width,
-                height=face.roi.height, score=face.score)
+        FaceBox(
+            x=face.roi.x_offset, y=face.roi.y_offset, width=face.roi.width, height=face.roi.height, score=face.score
+        )
         for face in message.faces
     ]
     crops = [converter.to_mono8(face.crop) for face in message.faces]

@@ -39,6 +39,14 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     train_parser.add_argument("--run-directory", type=Path, help="checkpoints and log (outside the repo)")
     train_parser.add_argument("--output", type=Path, help="ONNX file to write (default models/<task>_<arch>.onnx)")
     train_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
+    train_parser.add_argument(
+        "--teacher", action="append", default=[], type=Path, help="best.pt of a trained run to distil (repeatable)"
+    )
+    train_parser.add_argument("--distillation-weight", type=float, default=TrainingConfig.distillation_weight)
+    train_parser.add_argument("--distillation-temperature", type=float, default=TrainingConfig.distillation_temperature)
+    train_parser.add_argument(
+        "--weight-averaging", type=float, default=TrainingConfig.weight_averaging, help="EMA decay of the weights kept"
+    )
     export_parser = commands.add_parser("export", help="export a checkpoint, then evaluate the ONNX file")
     export_parser.add_argument("task", choices=sorted(TASK_DATA))
     export_parser.add_argument("--data", required=True)
@@ -114,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         label_smoothing=arguments.label_smoothing,
         seed=arguments.seed,
         threads=arguments.threads,
+        teachers=[str(path) for path in arguments.teacher],
+        distillation_weight=arguments.distillation_weight,
+        distillation_temperature=arguments.distillation_temperature,
+        weight_averaging=arguments.weight_averaging,
     )
     data = load_dataset(arguments.data)
     best_checkpoint = train(data, config, run_directory)

@@ -5,6 +5,7 @@ Selection uses the validation split only; the test split is never looked at here
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -17,9 +18,12 @@ import torch.nn.functional as functional
 
 from face_affect.training.augmentation import AugmentationRanges, random_affine
 from face_affect.training.datasets import LabelledSplits
+from face_affect.training.distillation import TeacherEnsemble, distillation_loss
 from face_affect.training.graph import build_network, normalise
 
 LOGGER = logging.getLogger(__name__)
+BATCH_NORM_IMAGES = 2048
+"""Training images (unaugmented) over which the averaged weights' batch-norm statistics are measured."""
 DEFAULT_RUNS_DIRECTORY = Path.home() / ".cache" / "face_affect" / "runs"
 
 
@@ -40,6 +44,49 @@ class TrainingConfig:
     seed: int = 0
     threads: int = 2
     augmentation: AugmentationRanges = field(default_factory=AugmentationRanges)
+    teachers: list[str] = field(default_factory=list)
+    """``best.pt`` files of trained runs whose mean logits the network also learns (``distillation``)."""
+    distillation_weight: float = 0.5
+    """Share of the distillation term in the loss; the labels' cross-entropy has the rest."""
+    distillation_temperature: float = 2.0
+    weight_averaging: float = 0.0
+    """Decay of an exponential moving average of the weights, which is then what is validated
+    and kept (0: off). It smooths the epoch-to-epoch swings of validation accuracy that
+    otherwise decide which epoch is kept."""
+
+
+class WeightAverage:
+    """An exponential moving average of a network's weights, with batch-norm statistics of its own.
+
+    Averaging the running statistics as well does not work: the averaged convolution
+    weights are shorter than any of the weights averaged (their directions differ), so
+    their activations are smaller than the averaged statistics say, and the averaged
+    gender network answered "man" for every face. :meth:`measure_batch_norm` measures
+    the statistics of the averaged weights instead, as for stochastic weight averaging.
+    """
+
+    def __init__(self, network: torch.nn.Module, decay: float) -> None:
+        self.network = copy.deepcopy(network).requires_grad_(False)
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, network: torch.nn.Module) -> None:
+        for average, current in zip(self.network.parameters(), network.parameters()):
+            average.lerp_(current, 1 - self.decay)
+
+    @torch.no_grad()
+    def measure_batch_norm(self, images: np.ndarray, batch_size: int = 256) -> None:
+        """Running statistics of the averaged weights over ``images`` (grey uint8 ``[N, H, W]``)."""
+        layers = [module for module in self.network.modules() if isinstance(module, torch.nn.BatchNorm2d)]
+        for layer in layers:
+            layer.reset_running_stats()
+            layer.momentum = None  # a plain mean over all batches
+        self.network.train()
+        for start in range(0, len(images), batch_size):
+            batch = torch.from_numpy(images[start : start + batch_size]).float().unsqueeze(1)
+            self.network(normalise(batch).contiguous(memory_format=torch.channels_last))
+        for layer in layers:
+            layer.momentum = 0.1
 
 
 def accuracy_on(network: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
@@ -68,6 +115,10 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
     generator = torch.Generator().manual_seed(config.seed)
     network = build_network(config.architecture, len(data.class_names))
     network = network.to(memory_format=torch.channels_last)
+    averaged = WeightAverage(network, config.weight_averaging) if config.weight_averaging > 0 else None
+    teacher = None
+    if config.teachers:
+        teacher = TeacherEnsemble([Path(path) for path in config.teachers], len(data.class_names))
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     if config.schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
@@ -85,6 +136,8 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         generator.set_state(checkpoint["generator"])
+        if averaged is not None:
+            averaged.network.load_state_dict(checkpoint["averaged"])
         torch.set_rng_state(checkpoint["torch_rng"])
         state = checkpoint["state"]
         LOGGER.info("resumed %s at epoch %d", run_directory, state["epoch"])
@@ -106,15 +159,23 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
                 continue  # batch norm needs two samples
             batch = random_affine(train_images[indices].float(), config.augmentation, generator)
             batch = normalise(batch).contiguous(memory_format=torch.channels_last)
-            loss = functional.cross_entropy(
-                network(batch), train_labels[indices], label_smoothing=config.label_smoothing
-            )
+            logits = network(batch)
+            loss = functional.cross_entropy(logits, train_labels[indices], label_smoothing=config.label_smoothing)
+            if teacher is not None:
+                soft = distillation_loss(logits, teacher(batch), config.distillation_temperature)
+                loss = (1 - config.distillation_weight) * loss + config.distillation_weight * soft
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if averaged is not None:
+                averaged.update(network)
             total_loss += float(loss.detach()) * len(indices)
             seen += len(indices)
-        val_accuracy = accuracy_on(network, data.images["val"], data.labels["val"])
+        kept = network
+        if averaged is not None:
+            averaged.measure_batch_norm(data.images["train"][:BATCH_NORM_IMAGES])
+            kept = averaged.network
+        val_accuracy = accuracy_on(kept, data.images["val"], data.labels["val"])
         if config.schedule == "plateau":
             scheduler.step(val_accuracy)
         else:
@@ -122,7 +183,7 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
         state["epoch"] += 1
         if val_accuracy > state["best_val_accuracy"]:
             state.update(best_val_accuracy=val_accuracy, best_epoch=state["epoch"])
-            torch.save({"network": network.state_dict(), "state": dict(state)}, best_path)
+            torch.save({"network": kept.state_dict(), "state": dict(state)}, best_path)
         record = {
             "epoch": state["epoch"],
             "train_loss": total_loss / max(seen, 1),
@@ -142,6 +203,7 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
                 "generator": generator.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "state": state,
+                "averaged": None if averaged is None else averaged.network.state_dict(),
             },
             last_path,
         )
