@@ -2,7 +2,8 @@
 """Nodes given a bad model exit with status 1 and one line naming the file and the fault (bad_models.test).
 
 Each case starts a real node against the rostest master and waits for it to end:
-a node that crashed with only a traceback, or kept running, fails the case.
+a node that crashed with only a traceback, or kept running, fails the case. The
+classifier node, which receives crops, must start whatever the detector model is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import rospkg
 import rospy
 import rostest
 from roslib.packages import find_node
+from std_msgs.msg import Bool
 
 from model_files import rewrite_metadata
 
@@ -86,6 +88,22 @@ class BadModelTest(unittest.TestCase):
 
     def test_detector_with_an_unknown_detector(self) -> None:
         self.assert_fatal("detector_node", "_detector:=cnn", "cnn")
+
+    def test_classifier_ignores_the_detector_model_it_does_not_run(self) -> None:
+        name = f"classifier_{next(self.node_numbers)}"
+        node = subprocess.Popen(
+            [find_node("face_affect", "classifier_node")[0], f"__name:={name}", f"_blazeface_model:={self.corrupt}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            ready = rospy.wait_for_message(f"/{name}/ready", Bool, timeout=TIMEOUT)
+            self.assertTrue(ready.data)
+        finally:
+            node.terminate()
+            output = node.communicate(timeout=TIMEOUT)[0]
+        self.assertNotIn("cannot start", output)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from face_affect.config import load_config
 from face_affect.detection import FaceBox, FaceDetector, create_detector
 from face_affect.preprocessing import FrameError, check_frame, crop_face, enclosing_margin, recrop, to_grey
 
-__all__ = ["Attribute", "FaceAffectPipeline", "FaceResult", "FrameError", "model_crops"]
+__all__ = ["Attribute", "FaceAffectPipeline", "FaceClassifiers", "FaceResult", "FrameError", "model_crops"]
 
 
 @dataclass
@@ -54,24 +54,25 @@ class FaceResult:
         }
 
 
-class FaceAffectPipeline:
-    def __init__(self, detector: FaceDetector, gender: OnnxClassifier, emotion: OnnxClassifier) -> None:
-        self.detector = detector
+class FaceClassifiers:
+    """Both classifiers, without a detector: what a node that receives crops needs."""
+
+    def __init__(self, gender: OnnxClassifier, emotion: OnnxClassifier) -> None:
         self.gender = gender
         self.emotion = emotion
 
     @classmethod
-    def from_config(cls, config: dict[str, Any] | None = None) -> FaceAffectPipeline:
+    def from_config(cls, config: dict[str, Any] | None = None) -> FaceClassifiers:
         """Builds from a parameter dict (keys of ``config/default.yaml``; missing keys take defaults).
 
         Also sets OpenCV's thread count for the process (``opencv_threads``): left at its
-        default, Haar detection spreads over every core, which a robot needs for other work.
+        default, Haar detection and resizing spread over every core, which a robot needs
+        for other work.
         """
         config = load_config(overrides=config)
         cv2.setNumThreads(int(config["opencv_threads"]))
         threads = int(config["onnx_threads"])
         return cls(
-            detector=create_detector(config),
             gender=OnnxClassifier(config["gender_model"], threads, expected_task="gender"),
             emotion=OnnxClassifier(config["emotion_model"], threads, expected_task="emotion"),
         )
@@ -94,16 +95,6 @@ class FaceAffectPipeline:
     def emotion_labels(self) -> tuple[str, ...]:
         return self.emotion.labels
 
-    def detect(self, image: np.ndarray) -> list[FaceBox]:
-        """The faces in a frame, left to right, boxes inside it (see :meth:`process` for what a frame is)."""
-        return self.detector.detect(check_frame(image))
-
-    def classify(self, image: np.ndarray, boxes: list[FaceBox]) -> list[FaceResult]:
-        """Classifies the faces at ``boxes`` in a frame (see :meth:`process`)."""
-        grey = to_grey(image)
-        crops = [crop_face(grey, box, self.crop_margin) for box in boxes]
-        return self.classify_crops(crops, boxes, self.crop_margin)
-
     def classify_crops(self, crops: list[np.ndarray], boxes: list[FaceBox], crop_margin: float) -> list[FaceResult]:
         """Classifies grey crops made at ``crop_margin`` around ``boxes``, each model at its own margin."""
         if len(crops) != len(boxes):
@@ -119,6 +110,31 @@ class FaceAffectPipeline:
             )
             for index, box in enumerate(boxes)
         ]
+
+
+class FaceAffectPipeline(FaceClassifiers):
+    """Detection, cropping and both classifiers."""
+
+    def __init__(self, detector: FaceDetector, gender: OnnxClassifier, emotion: OnnxClassifier) -> None:
+        super().__init__(gender, emotion)
+        self.detector = detector
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None = None) -> FaceAffectPipeline:
+        """As :meth:`FaceClassifiers.from_config`, plus the detector the parameters choose."""
+        config = load_config(overrides=config)
+        classifiers = FaceClassifiers.from_config(config)
+        return cls(create_detector(config), classifiers.gender, classifiers.emotion)
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        """The faces in a frame, left to right, boxes inside it (see :meth:`process` for what a frame is)."""
+        return self.detector.detect(check_frame(image))
+
+    def classify(self, image: np.ndarray, boxes: list[FaceBox]) -> list[FaceResult]:
+        """Classifies the faces at ``boxes`` in a frame (see :meth:`process`)."""
+        grey = to_grey(image)
+        crops = [crop_face(grey, box, self.crop_margin) for box in boxes]
+        return self.classify_crops(crops, boxes, self.crop_margin)
 
     def process(self, image: np.ndarray) -> list[FaceResult]:
         """Every face in a frame with its gender and emotion, left to right.

@@ -14,7 +14,7 @@ from face_affect.classifier import ModelError
 from face_affect.detection import FaceBox
 from face_affect.drawing import draw_results
 from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
-from face_affect.pipeline import FaceAffectPipeline, FaceResult, model_crops
+from face_affect.pipeline import FaceClassifiers, FaceResult, model_crops
 from face_affect.ros.images import ImageConverter, ImageError, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker, WorkerCounts
 from face_affect.ros.matching import StampMatcher
@@ -47,7 +47,8 @@ class ClassifierNode(rospy.SubscribeListener):
     def __init__(self) -> None:
         super().__init__()
         config = private_config()
-        self.pipeline = FaceAffectPipeline.from_config(config)
+        # No detector: the faces arrive as crops, and a detector model the node never runs must not stop it.
+        self.classifiers = FaceClassifiers.from_config(config)
         self.converter = ImageConverter()
         self.compressed = bool(config.get("compressed", False))
         self.matcher = StampMatcher(int(config.get("annotated_buffer", 30)))
@@ -59,7 +60,7 @@ class ClassifierNode(rospy.SubscribeListener):
         if config.get("annotate", True):
             self.annotated_publisher = rospy.Publisher("annotated", Image, queue_size=1, subscriber_listener=self)
         self.heatmaps_always = bool(config.get("heatmaps", False))
-        self.explainers = heatmap_explainers(self.pipeline, config.get("heatmap_tasks", ["emotion"]))
+        self.explainers = heatmap_explainers(self.classifiers, config.get("heatmap_tasks", ["emotion"]))
         self.heatmap_counts = WorkerCounts()
         self.computing_heatmaps = False
         self.heatmaps_publisher = rospy.Publisher("heatmaps", FaceHeatmapArray, queue_size=2)
@@ -71,7 +72,7 @@ class ClassifierNode(rospy.SubscribeListener):
             config,
             self.worker.counts,
             rospy.resolve_name("faces"),
-            model_files(self.pipeline, detector=False),
+            model_files(self.classifiers),
             self.enable,
         )
         self.ready = publish_ready()
@@ -90,9 +91,9 @@ class ClassifierNode(rospy.SubscribeListener):
         self.worker.counts.faces += len(boxes)
         results: list[FaceResult] = []
         if boxes:
-            results = self.pipeline.classify_crops(crops, boxes, message.faces[0].crop_margin)
+            results = self.classifiers.classify_crops(crops, boxes, message.faces[0].crop_margin)
         self.results_publisher.publish(
-            affect_array(message.header, results, self.pipeline.gender_labels, self.pipeline.emotion_labels)
+            affect_array(message.header, results, self.classifiers.gender_labels, self.classifiers.emotion_labels)
         )
         if self.heatmaps_wanted():
             crop_margin = message.faces[0].crop_margin if boxes else 0.0
@@ -207,12 +208,12 @@ class ClassifierNode(rospy.SubscribeListener):
         )
 
 
-def heatmap_explainers(pipeline: FaceAffectPipeline, tasks: list[str]) -> list[GuidedBackpropagation]:
+def heatmap_explainers(classifiers: FaceClassifiers, tasks: list[str]) -> list[GuidedBackpropagation]:
     """Guided back-propagation for the models named in ``heatmap_tasks`` (built once, at start).
 
     A model whose graph cannot be differentiated loses its heatmaps, not the node.
     """
-    models = pipeline.classifiers
+    models = classifiers.classifiers
     unknown = [task for task in tasks if task not in models]
     if unknown:
         raise ValueError(f"heatmap_tasks: unknown {unknown}; choose from {sorted(models)}")

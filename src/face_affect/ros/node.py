@@ -13,7 +13,7 @@ from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 
 from face_affect.classifier import ModelError
-from face_affect.pipeline import FaceAffectPipeline
+from face_affect.pipeline import FaceAffectPipeline, FaceClassifiers
 from face_affect.ros.diagnostics import NodeDiagnostics
 from face_affect.ros.latest import WorkerCounts
 
@@ -67,10 +67,10 @@ class EnableService:
         return SetBoolResponse(success=True, message="processing" if self.enabled else "paused")
 
 
-def model_files(pipeline: FaceAffectPipeline, detector: bool = True) -> list[str]:
-    """The files behind a pipeline, for diagnostics: which models a robot really runs."""
-    classifiers = [str(model.path) for model in pipeline.classifiers.values()]
-    return [str(pipeline.detector.model_path), *classifiers] if detector else classifiers
+def model_files(models: FaceClassifiers) -> list[str]:
+    """The model files a node runs (a pipeline's detector too), for diagnostics."""
+    files = [str(model.path) for model in models.classifiers.values()]
+    return [str(models.detector.model_path), *files] if isinstance(models, FaceAffectPipeline) else files
 
 
 def start_diagnostics(
