@@ -45,7 +45,8 @@ class TrainingConfig:
     threads: int = 2
     augmentation: AugmentationRanges = field(default_factory=AugmentationRanges)
     teachers: list[str] = field(default_factory=list)
-    """``best.pt`` files of trained runs whose mean logits the network also learns (``distillation``)."""
+    """``best.pt`` files of trained runs whose mean logits the network also learns
+    (:mod:`face_affect.training.distillation`)."""
     distillation_weight: float = 0.5
     """Share of the distillation term in the loss; the labels' cross-entropy has the rest."""
     distillation_temperature: float = 2.0
@@ -58,11 +59,11 @@ class TrainingConfig:
 class WeightAverage:
     """An exponential moving average of a network's weights, with batch-norm statistics of its own.
 
-    Averaging the running statistics as well does not work: the averaged convolution
-    weights are shorter than any of the weights averaged (their directions differ), so
-    their activations are smaller than the averaged statistics say, and the averaged
-    gender network answered "man" for every face. :meth:`measure_batch_norm` measures
-    the statistics of the averaged weights instead, as for stochastic weight averaging.
+    The averaged weights are no single network's, so neither are the statistics of
+    their activations: with the running statistics averaged as well, the averaged gender
+    network answered "man" for every face after ten epochs. :meth:`measure_batch_norm`
+    measures them for the averaged weights instead, as stochastic weight averaging does
+    (92.7% on the validation split at that epoch).
     """
 
     def __init__(self, network: torch.nn.Module, decay: float) -> None:
@@ -78,6 +79,7 @@ class WeightAverage:
     def measure_batch_norm(self, images: np.ndarray, batch_size: int = 256) -> None:
         """Running statistics of the averaged weights over ``images`` (grey uint8 ``[N, H, W]``)."""
         layers = [module for module in self.network.modules() if isinstance(module, torch.nn.BatchNorm2d)]
+        momenta = [layer.momentum for layer in layers]
         for layer in layers:
             layer.reset_running_stats()
             layer.momentum = None  # a plain mean over all batches
@@ -85,8 +87,8 @@ class WeightAverage:
         for start in range(0, len(images), batch_size):
             batch = torch.from_numpy(images[start : start + batch_size]).float().unsqueeze(1)
             self.network(normalise(batch).contiguous(memory_format=torch.channels_last))
-        for layer in layers:
-            layer.momentum = 0.1
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
 
 
 def accuracy_on(network: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
