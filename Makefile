@@ -80,6 +80,7 @@ demo: build
 		output_dir:=$(DEMO_OUTPUT) duration:=$(DEMO_SECONDS)
 	@test -s $(DEMO_OUTPUT)/summary.txt || { echo "demo: no results recorded (see the log above)"; exit 1; }
 	@echo; echo "== demo summary =="; cat $(DEMO_OUTPUT)/summary.txt
+	@grep -q "^annotated: [1-9]" $(DEMO_OUTPUT)/summary.txt || { echo "demo: no annotated frames recorded"; exit 1; }
 
 # Both suites run even when the first fails, so every count is shown.
 test: build

@@ -56,9 +56,7 @@ class ClassifierNode(rospy.SubscribeListener):
         self.image_subscriber: rospy.Subscriber | None = None
         self.subscription_lock = threading.Lock()
         self.results_publisher = rospy.Publisher("results", FaceAffectArray, queue_size=5)
-        self.annotated_publisher = None
-        if config.get("annotate", True):
-            self.annotated_publisher = rospy.Publisher("annotated", Image, queue_size=1, subscriber_listener=self)
+        self.annotated_publisher: rospy.Publisher | None = None
         self.heatmaps_always = bool(config.get("heatmaps", False))
         self.explainers = heatmap_explainers(self.classifiers, config.get("heatmap_tasks", ["emotion"]))
         self.heatmap_counts = WorkerCounts()
@@ -75,6 +73,10 @@ class ClassifierNode(rospy.SubscribeListener):
             model_files(self.classifiers),
             self.enable,
         )
+        if config.get("annotate", True):
+            # Made last: its listener runs as soon as a watcher connects, which a watcher already
+            # waiting does at once, and it subscribes the camera only once faces are being read.
+            self.annotated_publisher = rospy.Publisher("annotated", Image, queue_size=1, subscriber_listener=self)
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)
 
