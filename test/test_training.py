@@ -164,3 +164,14 @@ def test_a_student_trains_and_resumes_with_a_teacher_ensemble_and_weight_averagi
     assert [record["epoch"] for record in log] == [1, 2]
     # What export loads: the averaged weights under the plain network's names.
     build_network("mini_xception", 2).load_state_dict(torch.load(best, weights_only=False)["network"])
+
+
+def test_fine_tuning_starts_from_the_initial_weights(tmp_path: Path):
+    data = tiny_splits()
+    config = TrainingConfig(epochs=1, batch_size=8, threads=1, schedule="cosine")
+    start = train(data, config, tmp_path / "start")
+    # With a learning rate of zero the weights kept are exactly the ones started from.
+    tuned = train(data, replace(config, initial_weights=str(start), learning_rate=0.0), tmp_path / "tuned")
+    started, kept = (torch.load(path, weights_only=False)["network"] for path in (start, tuned))
+    weights = [name for name in started if name.endswith("weight")]
+    assert weights and all(torch.equal(started[name], kept[name]) for name in weights)

@@ -44,6 +44,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     )
     train_parser.add_argument("--distillation-weight", type=float, default=TrainingConfig.distillation_weight)
     train_parser.add_argument("--distillation-temperature", type=float, default=TrainingConfig.distillation_temperature)
+    train_parser.add_argument("--initial-weights", type=Path, help="best.pt to fine-tune instead of starting afresh")
     train_parser.add_argument(
         "--weight-averaging", type=float, default=TrainingConfig.weight_averaging, help="EMA decay of the weights kept"
     )
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         distillation_weight=arguments.distillation_weight,
         distillation_temperature=arguments.distillation_temperature,
         weight_averaging=arguments.weight_averaging,
+        initial_weights=str(arguments.initial_weights or ""),
     )
     data = load_dataset(arguments.data)
     best_checkpoint = train(data, config, run_directory)

@@ -50,6 +50,8 @@ class TrainingConfig:
     distillation_weight: float = 0.5
     """Share of the distillation term in the loss; the labels' cross-entropy has the rest."""
     distillation_temperature: float = 2.0
+    initial_weights: str = ""
+    """A ``best.pt`` to start from instead of random weights (fine-tuning); empty: from scratch."""
     weight_averaging: float = 0.0
     """Decay of an exponential moving average of the weights, which is then what is validated
     and kept (0: off). It smooths the epoch-to-epoch swings of validation accuracy that
@@ -116,6 +118,8 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     network = build_network(config.architecture, len(data.class_names))
+    if config.initial_weights:
+        network.load_state_dict(torch.load(config.initial_weights, weights_only=False)["network"])
     network = network.to(memory_format=torch.channels_last)
     averaged = WeightAverage(network, config.weight_averaging) if config.weight_averaging > 0 else None
     teacher = None
