@@ -20,7 +20,7 @@ from std_msgs.msg import Header
 from face_affect.config import PACKAGE_ROOT
 from face_affect.drawing import draw_results
 from face_affect.pipeline import FaceAffectPipeline, model_crops
-from face_affect.preprocessing import crop_face, to_grey, to_model_input
+from face_affect.preprocessing import to_model_input
 from face_affect.ros.images import ImageConverter
 from face_affect.ros.messages import affect_array
 from face_affect.saliency import GuidedBackpropagation
@@ -104,8 +104,7 @@ def measure_scene(
         with watches["detection"]:
             boxes = pipeline.detect(frame)
         with watches["preprocessing"]:
-            grey = to_grey(frame)
-            crops = [crop_face(grey, box, margin) for box in boxes]
+            crops = pipeline.face_crops(frame, boxes)
             batches = {}
             for classifier in (pipeline.emotion, pipeline.gender):
                 batches[classifier.task] = to_model_input(

@@ -130,11 +130,15 @@ class FaceAffectPipeline(FaceClassifiers):
         """The faces in a frame, left to right, boxes inside it (see :meth:`process` for what a frame is)."""
         return self.detector.detect(check_frame(image))
 
+    def face_crops(self, image: np.ndarray, boxes: list[FaceBox]) -> list[np.ndarray]:
+        """Grey crops of the faces at ``boxes`` at :attr:`crop_margin`: what :meth:`classify_crops` takes
+        and what the detector node sends."""
+        grey = to_grey(image)
+        return [crop_face(grey, box, self.crop_margin) for box in boxes]
+
     def classify(self, image: np.ndarray, boxes: list[FaceBox]) -> list[FaceResult]:
         """Classifies the faces at ``boxes`` in a frame (see :meth:`process`)."""
-        grey = to_grey(image)
-        crops = [crop_face(grey, box, self.crop_margin) for box in boxes]
-        return self.classify_crops(crops, boxes, self.crop_margin)
+        return self.classify_crops(self.face_crops(image, boxes), boxes, self.crop_margin)
 
     def process(self, image: np.ndarray) -> list[FaceResult]:
         """Every face in a frame with its gender and emotion, left to right.

@@ -7,7 +7,6 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from face_affect.msg import FaceDetectionArray
 from face_affect.pipeline import FaceAffectPipeline, FrameError
-from face_affect.preprocessing import crop_face, to_grey
 from face_affect.ros.images import ImageConverter, ImageError, image_topic, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker
 from face_affect.ros.messages import detection_array
@@ -58,10 +57,10 @@ class DetectorNode:
             self.worker.counts.rejected += 1
             rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {self.input_topic}: {error}")
             return True
-        grey = to_grey(image)
-        margin = self.pipeline.crop_margin
-        crops = [crop_face(grey, box, margin) for box in boxes]
-        self.publisher.publish(detection_array(message.header, image.shape, boxes, crops, margin, self.converter))
+        crops = self.pipeline.face_crops(image, boxes)
+        self.publisher.publish(
+            detection_array(message.header, image.shape, boxes, crops, self.pipeline.crop_margin, self.converter)
+        )
         self.worker.counts.faces += len(boxes)
         return True
 
