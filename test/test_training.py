@@ -14,6 +14,7 @@ import torch
 from conftest import EMOTION_MODEL
 from face_affect.classifier import OnnxClassifier
 from face_affect.training.augmentation import AugmentationRanges, random_affine
+from face_affect.training.auxiliary import AUXILIARY_OUTPUTS
 from face_affect.training.datasets import (
     FER2013_CLASSES,
     LabelledSplits,
@@ -175,3 +176,29 @@ def test_fine_tuning_starts_from_the_initial_weights(tmp_path: Path):
     started, kept = (torch.load(path, weights_only=False)["network"] for path in (start, tuned))
     weights = [name for name in started if name.endswith("weight")]
     assert weights and all(torch.equal(started[name], kept[name]) for name in weights)
+
+
+def test_auxiliary_race_and_age_outputs_are_trained_then_cut_off(tmp_path: Path):
+    data = tiny_splits()
+    generator = np.random.default_rng(1)
+    data.extra = {
+        split: {"race": generator.integers(0, 5, count).astype(np.int8), "age": generator.integers(13, 90, count)}
+        for split, count in (("train", 32), ("val", 16))
+    }
+    config = TrainingConfig(epochs=1, batch_size=8, threads=1, schedule="cosine", auxiliary_weight=0.5)
+    best = train(data, config, tmp_path / "auxiliary")
+    last = torch.load(tmp_path / "auxiliary" / "last.pt", weights_only=False)["network"]
+    kept = torch.load(best, weights_only=False)["network"]
+    # The kept network is the trained one with only the class channels of its last convolution.
+    cut = [name for name in last if last[name].shape != kept[name].shape]
+    assert cut == ["features.6.weight", "features.6.bias"]
+    assert [len(last[name]) for name in cut] == [2 + AUXILIARY_OUTPUTS] * 2
+    assert all(torch.equal(kept[name], last[name][:2]) for name in cut)
+    assert all(torch.equal(kept[name], last[name]) for name in last if name not in cut)
+    build_network("mini_xception", 2).load_state_dict(kept)
+
+
+def test_auxiliary_tasks_need_race_and_age_labels(tmp_path: Path):
+    config = TrainingConfig(epochs=1, batch_size=8, threads=1, auxiliary_weight=0.5)
+    with pytest.raises(ValueError, match="race and age"):
+        train(tiny_splits(), config, tmp_path / "emotion")

@@ -48,6 +48,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     train_parser.add_argument(
         "--weight-averaging", type=float, default=TrainingConfig.weight_averaging, help="EMA decay of the weights kept"
     )
+    train_parser.add_argument(
+        "--auxiliary-weight",
+        type=float,
+        default=TrainingConfig.auxiliary_weight,
+        help="weight of race and age losses learnt beside gender (UTKFace); 0: off",
+    )
     export_parser = commands.add_parser("export", help="export a checkpoint, then evaluate the ONNX file")
     export_parser.add_argument("task", choices=sorted(TASK_DATA))
     export_parser.add_argument("--data", required=True)
@@ -128,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         distillation_temperature=arguments.distillation_temperature,
         weight_averaging=arguments.weight_averaging,
         initial_weights=str(arguments.initial_weights or ""),
+        auxiliary_weight=arguments.auxiliary_weight,
     )
     data = load_dataset(arguments.data)
     best_checkpoint = train(data, config, run_directory)

@@ -17,6 +17,12 @@ import torch
 import torch.nn.functional as functional
 
 from face_affect.training.augmentation import AugmentationRanges, random_affine
+from face_affect.training.auxiliary import (
+    AUXILIARY_OUTPUTS,
+    auxiliary_loss,
+    auxiliary_targets,
+    without_auxiliary_outputs,
+)
 from face_affect.training.datasets import LabelledSplits
 from face_affect.training.distillation import TeacherEnsemble, distillation_loss
 from face_affect.training.graph import build_network, normalise
@@ -56,6 +62,9 @@ class TrainingConfig:
     """Decay of an exponential moving average of the weights, which is then what is validated
     and kept (0: off). It smooths the epoch-to-epoch swings of validation accuracy that
     otherwise decide which epoch is kept."""
+    auxiliary_weight: float = 0.0
+    """Weight of the race and age losses learnt beside gender (:mod:`face_affect.training.auxiliary`);
+    0: off."""
 
 
 class WeightAverage:
@@ -117,14 +126,16 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    network = build_network(config.architecture, len(data.class_names))
+    num_classes = len(data.class_names)
+    extra_outputs = AUXILIARY_OUTPUTS if config.auxiliary_weight > 0 else 0
+    network = build_network(config.architecture, num_classes + extra_outputs)
     if config.initial_weights:
         network.load_state_dict(torch.load(config.initial_weights, weights_only=False)["network"])
     network = network.to(memory_format=torch.channels_last)
     averaged = WeightAverage(network, config.weight_averaging) if config.weight_averaging > 0 else None
     teacher = None
     if config.teachers:
-        teacher = TeacherEnsemble([Path(path) for path in config.teachers], len(data.class_names))
+        teacher = TeacherEnsemble([Path(path) for path in config.teachers], num_classes)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     if config.schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
@@ -151,6 +162,8 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
 
     train_images = torch.from_numpy(data.images["train"]).unsqueeze(1)
     train_labels = torch.from_numpy(data.labels["train"])
+    if extra_outputs:
+        train_race, train_age = auxiliary_targets(data.extra.get("train", {}))
     while state["epoch"] < config.epochs:
         if state["epoch"] - state["best_epoch"] > config.early_stopping_patience:
             LOGGER.info("early stop: no gain on val for %d epochs", config.early_stopping_patience)
@@ -165,8 +178,12 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
                 continue  # batch norm needs two samples
             batch = random_affine(train_images[indices].float(), config.augmentation, generator)
             batch = normalise(batch).contiguous(memory_format=torch.channels_last)
-            logits = network(batch)
+            outputs = network(batch)
+            logits = outputs[:, :num_classes]
             loss = functional.cross_entropy(logits, train_labels[indices], label_smoothing=config.label_smoothing)
+            if extra_outputs:
+                extra_loss = auxiliary_loss(outputs[:, num_classes:], train_race[indices], train_age[indices])
+                loss = loss + config.auxiliary_weight * extra_loss
             if teacher is not None:
                 soft = distillation_loss(logits, teacher(batch), config.distillation_temperature)
                 loss = (1 - config.distillation_weight) * loss + config.distillation_weight * soft
@@ -181,6 +198,8 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
         if averaged is not None:
             averaged.measure_batch_norm(data.images["train"][:BATCH_NORM_IMAGES])
             kept = averaged.network
+        if extra_outputs:
+            kept = without_auxiliary_outputs(kept, config.architecture, num_classes)
         val_accuracy = accuracy_on(kept, data.images["val"], data.labels["val"])
         if config.schedule == "plateau":
             scheduler.step(val_accuracy)
