@@ -4,7 +4,8 @@ The gender mini-Xception underfits its 7,600 training faces (96.5% on them, 94.6
 validation without mirror averaging), and more width is not the paper's network. Learning
 race and age from the same features asks more of them at no cost at run time: the extra
 outputs are channels of the last convolution only, and :func:`without_auxiliary_outputs`
-cuts them off before the network is validated, kept or exported.
+cuts them off before the network is validated, kept or exported. (On UTKFace it did not beat
+the plain network on validation; ``models/MODEL_CARD.md`` has the figures.)
 """
 
 from __future__ import annotations
