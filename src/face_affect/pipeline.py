@@ -88,6 +88,11 @@ class FaceClassifiers:
         return {"gender": self.gender, "emotion": self.emotion}
 
     @property
+    def model_files(self) -> list[str]:
+        """The model files this object runs, for diagnostics: which models a robot really uses."""
+        return [str(model.path) for model in self.classifiers.values()]
+
+    @property
     def gender_labels(self) -> tuple[str, ...]:
         return self.gender.labels
 
@@ -125,6 +130,10 @@ class FaceAffectPipeline(FaceClassifiers):
         config = load_config(overrides=config)
         classifiers = FaceClassifiers.from_config(config)
         return cls(create_detector(config), classifiers.gender, classifiers.emotion)
+
+    @property
+    def model_files(self) -> list[str]:
+        return [str(self.detector.model_path), *super().model_files]
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         """The faces in a frame, left to right, boxes inside it (see :meth:`process` for what a frame is)."""

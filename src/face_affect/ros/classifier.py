@@ -23,7 +23,6 @@ from face_affect.ros.node import (
     EnableService,
     describe_counts,
     log_worker_error,
-    model_files,
     private_config,
     publish_ready,
     start_diagnostics,
@@ -70,7 +69,7 @@ class ClassifierNode(rospy.SubscribeListener):
             config,
             self.worker.counts,
             rospy.resolve_name("faces"),
-            model_files(self.classifiers),
+            self.classifiers.model_files,
             self.enable,
         )
         if config.get("annotate", True):

@@ -14,7 +14,6 @@ from face_affect.ros.node import (
     EnableService,
     describe_counts,
     log_worker_error,
-    model_files,
     private_config,
     publish_ready,
     start_diagnostics,
@@ -40,7 +39,7 @@ class DetectorNode:
         self.subscriber: rospy.Subscriber | None = subscribe_image(self.compressed, self.worker.put)
         self.enable = EnableService(pause=self.pause, resume=self.resume)
         self.diagnostics = start_diagnostics(
-            config, self.worker.counts, self.input_topic, model_files(self.pipeline), self.enable
+            config, self.worker.counts, self.input_topic, self.pipeline.model_files, self.enable
         )
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)

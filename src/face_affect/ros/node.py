@@ -13,7 +13,6 @@ from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 
 from face_affect.classifier import ModelError
-from face_affect.pipeline import FaceAffectPipeline, FaceClassifiers
 from face_affect.ros.diagnostics import NodeDiagnostics
 from face_affect.ros.latest import WorkerCounts
 
@@ -65,12 +64,6 @@ class EnableService:
                 self.enabled = request.data
                 rospy.loginfo(f"{rospy.get_name()}: {'resumed' if request.data else 'paused'} by ~enable")
         return SetBoolResponse(success=True, message="processing" if self.enabled else "paused")
-
-
-def model_files(models: FaceClassifiers) -> list[str]:
-    """The model files a node runs (a pipeline's detector too), for diagnostics."""
-    files = [str(model.path) for model in models.classifiers.values()]
-    return [str(models.detector.model_path), *files] if isinstance(models, FaceAffectPipeline) else files
 
 
 def start_diagnostics(
