@@ -9,6 +9,7 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -95,11 +96,17 @@ class WeightAverage:
             layer.reset_running_stats()
             layer.momentum = None  # a plain mean over all batches
         self.network.train()
-        for start in range(0, len(images), batch_size):
-            batch = torch.from_numpy(images[start : start + batch_size]).float().unsqueeze(1)
-            self.network(normalise(batch).contiguous(memory_format=torch.channels_last))
+        for batch in network_batches(images, batch_size):
+            self.network(batch)
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
+
+
+def network_batches(images: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+    """Grey uint8 images ``[N, H, W]`` as normalised, channels-last network input, ``batch_size`` at a time."""
+    for start in range(0, len(images), batch_size):
+        batch = torch.from_numpy(images[start : start + batch_size]).float().unsqueeze(1)
+        yield normalise(batch).contiguous(memory_format=torch.channels_last)
 
 
 def accuracy_on(network: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
@@ -110,11 +117,7 @@ def accuracy_on(network: torch.nn.Module, images: np.ndarray, labels: np.ndarray
 @torch.no_grad()
 def predict_logits(network: torch.nn.Module, images: np.ndarray, batch_size: int = 512) -> torch.Tensor:
     network.eval()
-    outputs = []
-    for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(images[start : start + batch_size]).float().unsqueeze(1)
-        outputs.append(network(normalise(batch).contiguous(memory_format=torch.channels_last)))
-    return torch.cat(outputs)
+    return torch.cat([network(batch) for batch in network_batches(images, batch_size)])
 
 
 def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> Path:
