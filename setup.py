@@ -1,13 +1,32 @@
-"""Installs the ``face_affect`` library: through catkin, or alone with ``pip install -e .``."""
+"""Installs the ``face_affect`` library: through catkin (the ROS path), or alone with ``pip install .``.
+
+The shipped models travel as package data: ``src/face_affect/models`` is a link to the repository's
+``models/`` (catkin refuses packages spread over several folders), copied into the installed package.
+"""
 
 from pathlib import Path
 from xml.etree import ElementTree
 
 from setuptools import setup
 
-PACKAGES = ["face_affect", "face_affect.ros", "face_affect.training"]
-# OpenCV is not listed: the system one (python3-opencv) must stay the one cv_bridge uses.
-RUNTIME_REQUIREMENTS = ["numpy<2", "onnxruntime", "pyyaml"]
+PACKAGES = [
+    "face_affect",
+    "face_affect.detectors",
+    "face_affect.ros",
+    "face_affect.saliency",
+    "face_affect.training",
+]
+PACKAGE_DIRECTORIES = {"": "src"}
+PACKAGE_DATA = {"face_affect": ["models/*.onnx", "models/MODEL_CARD.md"]}
+# What the library imports at run time. OpenCV is the exception: ROS needs Debian's python3-opencv, the
+# one cv_bridge is built against, and a pip wheel would shadow it, so a ROS-free install asks for the
+# "opencv" extra (opencv-python-headless) and catkin leaves it out.
+RUNTIME_REQUIREMENTS = ["numpy<2", "onnxruntime>=1.16", "onnx>=1.14", "pyyaml>=5", "scipy>=1.6"]
+EXTRAS = {
+    "opencv": ["opencv-python-headless<5"],
+    "train": ["torch==2.13.0"],
+    "test": ["pytest", "hypothesis"],
+}
 
 try:
     from catkin_pkg.python_setup import generate_distutils_setup
@@ -15,7 +34,9 @@ except ImportError:  # pip's isolated build, or a machine without ROS
     generate_distutils_setup = None
 
 if generate_distutils_setup is not None:
-    arguments = generate_distutils_setup(packages=PACKAGES, package_dir={"": "src"})
+    arguments = generate_distutils_setup(
+        packages=PACKAGES, package_dir=PACKAGE_DIRECTORIES, package_data=PACKAGE_DATA
+    )
 else:
     package_xml = ElementTree.parse(Path(__file__).with_name("package.xml")).getroot()
     arguments = {
@@ -24,12 +45,14 @@ else:
         "description": " ".join(package_xml.findtext("description").split()),
         "license": package_xml.findtext("license"),
         "packages": PACKAGES,
-        "package_dir": {"": "src"},
+        "package_dir": PACKAGE_DIRECTORIES,
+        "package_data": PACKAGE_DATA,
+        "entry_points": {"console_scripts": ["face-affect = face_affect.cli:main"]},
     }
 
 setup(
     python_requires=">=3.9",
     install_requires=RUNTIME_REQUIREMENTS,
-    extras_require={"train": ["torch==2.13.0", "onnx"]},
+    extras_require=EXTRAS,
     **arguments,
 )

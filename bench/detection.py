@@ -33,9 +33,10 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY / "test"))
 
 from conftest import count_matches, ignored_regions, intersection_over_union, labelled_faces, load_photo  # noqa: E402
-from face_affect.blazeface import BlazeFaceDetector  # noqa: E402
-from face_affect.config import load_config  # noqa: E402
-from face_affect.detection import FaceBox, FaceDetector, create_detector  # noqa: E402
+from face_affect.detectors import FaceDetector, create_detector  # noqa: E402
+from face_affect.detectors.blazeface import BlazeFaceDetector  # noqa: E402
+from face_affect.settings import load_settings  # noqa: E402
+from face_affect.types import FaceBox  # noqa: E402
 
 # Name -> parameters over config/default.yaml.
 DETECTORS = {
@@ -158,16 +159,16 @@ def main() -> None:
     arguments = parser.parse_args()
 
     cv2.setNumThreads(1)
-    config = load_config(REPOSITORY / "config" / "default.yaml", {"onnx_threads": 1})
+    settings = load_settings(REPOSITORY / "config" / "default.yaml", {"onnx_threads": 1})
     photos = {name: load_photo(name) for name in sorted(labelled_faces())}
     frames = [vga_frame(image) for image in photos.values()]
     results = {}
     for name, parameters in DETECTORS.items():
-        detector = create_detector({**config, **parameters})
+        detector = create_detector(settings.with_values(parameters))
         results[name] = {**accuracy(detector, photos), **milliseconds_per_frame(detector, frames, arguments.repeats)}
         if isinstance(detector, BlazeFaceDetector):
             results[name]["network_ms_p50"] = network_milliseconds(detector, frames, arguments.repeats)
-    print(f"default detector: {config['detector']}; {len(photos)} photos, IoU >= 0.5; ms per 640x480 frame, one thread")
+    print(f"default detector: {settings.detector}; {len(photos)} photos, IoU >= 0.5; ms per 640x480 frame, one thread")
     print(
         f"{'detector':<10} {'faces':>5} {'hits':>5} {'false':>5} {'recall':>7} {'precision':>9}"
         f" {'recall >=40px':>13} {'p50 ms':>7} {'p99 ms':>7} {'CPU p50 ms':>10} {'network ms':>10}"
@@ -181,12 +182,12 @@ def main() -> None:
             f" {network}"
         )
     if arguments.fit_framing:
-        blazeface = create_detector({**config, "detector": "blazeface"})
-        haar = create_detector({**config, "detector": "haar", "min_face_size": 16, "detection_width": 0})
+        blazeface = create_detector(settings.with_values({"detector": "blazeface"}))
+        haar = create_detector(settings.with_values({"detector": "haar", "min_face_size": 16, "detection_width": 0}))
         results["haar_framing"] = haar_framing(blazeface, haar, photos)
         print("BlazeFace box to Haar box:", results["haar_framing"])
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps({"default_detector": config["detector"], **results}, indent=2) + "\n")
+    arguments.output.write_text(json.dumps({"default_detector": settings.detector, **results}, indent=2) + "\n")
     print(f"written {arguments.output}")
 
 

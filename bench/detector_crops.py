@@ -20,15 +20,15 @@ from pathlib import Path
 
 import cv2
 
-from face_affect.blazeface import BlazeFaceDetector
-from face_affect.classifier import OnnxClassifier
-from face_affect.config import MODELS_DIRECTORY, PACKAGE_ROOT
-from face_affect.preprocessing import crop_face
+from face_affect.classifiers import OnnxClassifier
+from face_affect.cropping import crop_face
+from face_affect.detectors.blazeface import BlazeFaceDetector
+from face_affect.settings import MODELS_DIRECTORY, SOURCE_ROOT
 from face_affect.training.datasets import load_fer2013_npz, load_gender_npz
 from face_affect.training.evaluation import evaluate
 from face_affect.training.framing import detect_in_crops
 
-SHARED_DATA = PACKAGE_ROOT.parent / "shared" / "data"
+SHARED_DATA = SOURCE_ROOT.parent / "shared" / "data"
 TASKS = {
     "gender": (MODELS_DIRECTORY / "gender_mini_xception.onnx", SHARED_DATA / "gender_utkface.npz", load_gender_npz),
     "emotion": (MODELS_DIRECTORY / "emotion_mini_xception.onnx", SHARED_DATA / "fer2013.npz", load_fer2013_npz),

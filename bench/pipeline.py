@@ -17,15 +17,16 @@ import cv2
 import numpy as np
 from std_msgs.msg import Header
 
-from face_affect.config import PACKAGE_ROOT
+from face_affect.classifiers import model_crops
+from face_affect.cropping import to_model_input
 from face_affect.drawing import draw_results
-from face_affect.pipeline import FaceAffectPipeline, model_crops
-from face_affect.preprocessing import to_model_input
+from face_affect.pipeline import FaceAffectPipeline
 from face_affect.ros.images import ImageConverter
 from face_affect.ros.messages import affect_array
 from face_affect.saliency import GuidedBackpropagation
+from face_affect.settings import SOURCE_ROOT
 
-PHOTOS = PACKAGE_ROOT.parent / "shared" / "data" / "photos"
+PHOTOS = SOURCE_ROOT.parent / "shared" / "data" / "photos"
 # (photo, scale, window centre in scaled pixels) giving the face counts named.
 SCENES = {
     "vga_0_faces": ("face_recognition_two_people.jpg", 1.0, (560, 540), (640, 480)),
@@ -106,17 +107,17 @@ def measure_scene(
         with watches["preprocessing"]:
             crops = pipeline.face_crops(frame, boxes)
             batches = {}
-            for classifier in (pipeline.emotion, pipeline.gender):
+            for classifier in (pipeline.classifiers["emotion"], pipeline.classifiers["gender"]):
                 batches[classifier.task] = to_model_input(
                     model_crops(classifier, crops, boxes, margin), classifier.input_width, classifier.input_height
                 )
         if boxes:
             with watches["emotion"]:
-                pipeline.emotion.predict_batch(batches["emotion"])
+                pipeline.classifiers["emotion"].predict_batch(batches["emotion"])
             with watches["gender"]:
-                pipeline.gender.predict_batch(batches["gender"])
+                pipeline.classifiers["gender"].predict_batch(batches["gender"])
             with watches["saliency"]:
-                explainer.explain(model_crops(pipeline.emotion, crops, boxes, margin))
+                explainer.explain(model_crops(pipeline.classifiers["emotion"], crops, boxes, margin))
         results = pipeline.classify(frame, boxes)
         with watches["results message"]:
             affect_array(message.header, results, pipeline.gender_labels, pipeline.emotion_labels).serialize(
@@ -143,8 +144,8 @@ def measure_per_face(pipeline: FaceAffectPipeline, repeats: int) -> dict[str, ob
         gender = rng.uniform(0, 255, (batch_size, 1, 64, 64)).astype(np.float32)
         for _ in range(repeats):
             with Stopwatch() as watch:
-                pipeline.emotion.predict_batch(emotion)
-                pipeline.gender.predict_batch(gender)
+                pipeline.classifiers["emotion"].predict_batch(emotion)
+                pipeline.classifiers["gender"].predict_batch(gender)
             samples.append(watch.seconds / batch_size)
         report[f"both_models_per_face_batch_{batch_size}"] = percentiles(samples)
     return report
@@ -154,14 +155,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200, help="frames per scene")
     parser.add_argument("--detector", default=None, help="override the configured detector")
-    parser.add_argument("--output", type=Path, default=PACKAGE_ROOT / "bench" / "results" / "pipeline.json")
+    parser.add_argument("--output", type=Path, default=SOURCE_ROOT / "bench" / "results" / "pipeline.json")
     arguments = parser.parse_args()
     cv2.setNumThreads(1)
     overrides = {"onnx_threads": 1}
     if arguments.detector:
         overrides["detector"] = arguments.detector
-    pipeline = FaceAffectPipeline.from_config(overrides)
-    explainer = GuidedBackpropagation(pipeline.emotion)
+    pipeline = FaceAffectPipeline.from_settings(overrides)
+    explainer = GuidedBackpropagation(pipeline.classifiers["emotion"])
     report: dict[str, object] = {"detector": type(pipeline.detector).__name__}
     for name, (photo, scale, centre, size) in SCENES.items():
         frames = moving_windows(photo, scale, centre, size, arguments.frames)

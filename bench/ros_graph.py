@@ -48,8 +48,8 @@ from pipeline import SCENES, moving_windows, percentiles
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
-from face_affect.config import PACKAGE_ROOT, load_config
 from face_affect.msg import FaceAffectArray
+from face_affect.settings import SOURCE_ROOT, load_settings
 
 IMAGE_TOPIC = "/bench_camera/image_raw"
 RESULTS_TOPIC = "/face_affect/results"
@@ -565,7 +565,7 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> int:
-    default_detector = load_config(PACKAGE_ROOT / "config" / "default.yaml")["detector"]
+    default_detector = load_settings(SOURCE_ROOT / "config" / "default.yaml").detector
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds (600: the soak)")
     parser.add_argument("--rate", type=float, default=30.0, help="frames per second published")
@@ -575,7 +575,7 @@ def main() -> int:
     parser.add_argument("--output", type=Path, help="JSON file (default bench/results/ros_graph_<duration>s.json)")
     arguments = parser.parse_args()
     if arguments.output is None:
-        arguments.output = PACKAGE_ROOT / "bench" / "results" / f"ros_graph_{arguments.duration:g}s.json"
+        arguments.output = SOURCE_ROOT / "bench" / "results" / f"ros_graph_{arguments.duration:g}s.json"
     try:
         rospkg.RosPack().get_path("face_affect")
     except rospkg.ResourceNotFound:

@@ -20,11 +20,11 @@ import cv2
 import numpy as np
 import onnxruntime
 
-from face_affect.classifier import OnnxClassifier
-from face_affect.config import MODELS_DIRECTORY, PACKAGE_ROOT
+from face_affect.classifiers import OnnxClassifier
 from face_affect.saliency import GuidedBackpropagation
+from face_affect.settings import MODELS_DIRECTORY, SOURCE_ROOT
 
-FER = PACKAGE_ROOT.parent / "shared" / "data" / "fer2013.npz"
+FER = SOURCE_ROOT.parent / "shared" / "data" / "fer2013.npz"
 MODELS = ("emotion_mini_xception.onnx", "emotion_sequential_cnn.onnx", "gender_mini_xception.onnx")
 BATCH_SIZES = (1, 4)
 

@@ -3,21 +3,54 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from face_affect.config import MODELS_DIRECTORY, PACKAGE_ROOT
-from face_affect.detection import FaceBox
+import face_affect
+from face_affect.geometry import box_iou
+from face_affect.settings import MODELS_DIRECTORY
+from face_affect.types import FaceBox
 
-SHARED_DATA = PACKAGE_ROOT.parent / "shared" / "data"
+REPOSITORY = Path(__file__).resolve().parents[1]
+LIBRARY_PATH = Path(face_affect.__file__).resolve().parents[1]
+"""Where the ``face_affect`` under test lies: ``src/`` of the checkout, or an installed package's site-packages."""
+SHARED_DATA = REPOSITORY.parent / "shared" / "data"
 PHOTOS = SHARED_DATA / "photos"
 LABELLED_FACES = Path(__file__).parent / "data" / "labelled_faces.csv"
 IGNORED_REGIONS = Path(__file__).parent / "data" / "ignored_regions.csv"
 EMOTION_MODEL = MODELS_DIRECTORY / "emotion_mini_xception.onnx"
 GENDER_MODEL = MODELS_DIRECTORY / "gender_mini_xception.onnx"
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess:
+    """``python -m face_affect ...`` as a user runs it, on the library under test."""
+    return subprocess.run(
+        [sys.executable, "-m", "face_affect", *arguments],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(LIBRARY_PATH), "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "ros: needs ROS 1 (rospy, cv_bridge, the generated messages)")
+    config.addinivalue_line("markers", "training: needs the training extra (torch)")
+    config.addinivalue_line("markers", "data: needs the photos and data sets in ../shared/data")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SHARED_DATA.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"{SHARED_DATA} is not here: the shared photos and data sets are needed")
+    for item in items:
+        if "data" in item.keywords:
+            item.add_marker(skip)
 
 
 def load_photo(name: str) -> np.ndarray:
@@ -46,15 +79,6 @@ def ignored_regions() -> dict[str, list[FaceBox]]:
     return read_boxes(IGNORED_REGIONS)
 
 
-def intersection_over_union(a: FaceBox, b: FaceBox) -> float:
-    width = min(a.x + a.width, b.x + b.width) - max(a.x, b.x)
-    height = min(a.y + a.height, b.y + b.height) - max(a.y, b.y)
-    if width <= 0 or height <= 0:
-        return 0.0
-    overlap = width * height
-    return overlap / (a.width * a.height + b.width * b.height - overlap)
-
-
 @pytest.fixture(scope="session")
 def two_people() -> np.ndarray:
     return load_photo("face_recognition_two_people.jpg")
@@ -64,7 +88,7 @@ def two_people() -> np.ndarray:
 def pipeline():
     from face_affect.pipeline import FaceAffectPipeline
 
-    return FaceAffectPipeline.from_config({})
+    return FaceAffectPipeline.from_settings({})
 
 
 def count_matches(
@@ -76,8 +100,8 @@ def count_matches(
     free = list(expected)
     hits = false_alarms = 0
     for box in sorted(found, key=lambda face: -face.score):
-        best = max(free, key=lambda truth: intersection_over_union(box, truth), default=None)
-        if best is not None and intersection_over_union(box, best) >= threshold:
+        best = max(free, key=lambda truth: box_iou(box, truth), default=None)
+        if best is not None and box_iou(box, best) >= threshold:
             free.remove(best)
             hits += 1
         elif not any(inside_fraction(box, region) >= 0.5 for region in ignored):

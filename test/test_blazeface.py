@@ -2,8 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import count_matches, ignored_regions, intersection_over_union, labelled_faces, load_photo
-from face_affect.blazeface import (
+from conftest import count_matches, ignored_regions, labelled_faces, load_photo
+from face_affect.detectors import create_detector
+from face_affect.detectors.blazeface import (
     SIZED_SESSIONS,
     BlazeFaceDetector,
     anchor_centres,
@@ -13,9 +14,14 @@ from face_affect.blazeface import (
     shrink,
     weighted_non_maximum_suppression,
 )
-from face_affect.blazeface_model import split_channel_padding
-from face_affect.config import load_config
-from face_affect.detection import FaceBox, HaarFaceDetector, create_detector
+from face_affect.detectors.blazeface_model import split_channel_padding
+from face_affect.detectors.haar import HaarFaceDetector
+from face_affect.errors import ModelError
+from face_affect.geometry import box_iou
+from face_affect.settings import load_settings
+from face_affect.types import FaceBox
+
+pytestmark = pytest.mark.data  # the photos and data sets in ../shared/data
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +141,10 @@ def test_boxes_are_framed_like_haars(detector: BlazeFaceDetector):
         image = load_photo(name)
         found, reference = detector.detect(image), haar.detect(image)
         for label in expected:
-            own = max(found, key=lambda box: intersection_over_union(box, label))
-            haars = max(reference, key=lambda box: intersection_over_union(box, label))
-            if intersection_over_union(own, label) >= 0.5 and intersection_over_union(haars, label) >= 0.5:
-                overlaps.append(intersection_over_union(own, haars))
+            own = max(found, key=lambda box: box_iou(box, label))
+            haars = max(reference, key=lambda box: box_iou(box, label))
+            if box_iou(own, label) >= 0.5 and box_iou(haars, label) >= 0.5:
+                overlaps.append(box_iou(own, haars))
     assert len(overlaps) >= 20
     assert np.mean(overlaps) >= 0.75 and min(overlaps) >= 0.5, overlaps  # measured: 0.79 and 0.57
 
@@ -169,7 +175,7 @@ def test_a_face_cut_by_the_frame_gets_a_box_inside_it(detector: BlazeFaceDetecto
 
 
 def test_is_the_default_detector():
-    assert isinstance(create_detector(load_config()), BlazeFaceDetector)
+    assert isinstance(create_detector(load_settings()), BlazeFaceDetector)
     assert isinstance(create_detector({"detector": "haar"}), HaarFaceDetector)
 
 
@@ -177,7 +183,7 @@ def test_bad_parameters_are_refused(tmp_path):
     for parameters in ({"score_threshold": 1.0}, {"nms_iou": 0.0}, {"input_scale": 0.0}):
         with pytest.raises(ValueError):
             BlazeFaceDetector(**parameters)
-    with pytest.raises(FileNotFoundError, match="not found"):
+    with pytest.raises(ModelError, match="not found"):
         BlazeFaceDetector(model_path=tmp_path / "missing.onnx")
 
 

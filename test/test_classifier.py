@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from conftest import EMOTION_MODEL, GENDER_MODEL
-from face_affect.classifier import ModelError, OnnxClassifier
+from face_affect.classifiers import OnnxClassifier
+from face_affect.errors import ModelError
 from model_files import rewrite_metadata
 
 

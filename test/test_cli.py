@@ -1,24 +1,15 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import PHOTOS
-from face_affect.config import PACKAGE_ROOT
+import pytest
 
+from conftest import PHOTOS, REPOSITORY, run_cli
 
-def run_cli(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "face_affect", *arguments],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(PACKAGE_ROOT / "src"), "PATH": "/usr/bin:/bin"},
-        timeout=300,
-    )
+pytestmark = pytest.mark.data  # the photos and data sets in ../shared/data
 
 
 def test_image_command_prints_json_lines_and_annotates(tmp_path: Path):
-    completed = run_cli("image", str(PHOTOS / "face_recognition_two_people.jpg"), "--json", "--annotate", str(tmp_path))
+    completed = run_cli("image", str(PHOTOS / "face_recognition_two_people.jpg"), "--annotate", str(tmp_path))
     assert completed.returncode == 0, completed.stderr
     (line,) = completed.stdout.splitlines()
     record = json.loads(line)
@@ -29,7 +20,7 @@ def test_image_command_prints_json_lines_and_annotates(tmp_path: Path):
 
 
 def test_bad_files_are_named_and_the_good_ones_still_processed(tmp_path: Path):
-    frame = PACKAGE_ROOT / "data" / "frames" / "face_recognition_two_people.jpg"
+    frame = REPOSITORY / "data" / "frames" / "face_recognition_two_people.jpg"
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
     truncated = tmp_path / "truncated.jpg"  # OpenCV alone would decode it, the lower half grey

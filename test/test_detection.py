@@ -2,12 +2,17 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import PHOTOS, intersection_over_union, labelled_faces, load_photo
-from face_affect.detection import FaceBox, HaarFaceDetector, create_detector
+from conftest import PHOTOS, labelled_faces, load_photo
+from face_affect.detectors import create_detector
+from face_affect.detectors.haar import HaarFaceDetector
+from face_affect.geometry import box_iou
+from face_affect.types import FaceBox
+
+pytestmark = pytest.mark.data  # the photos and data sets in ../shared/data
 
 
 def matched(found: list[FaceBox], expected: list[FaceBox], threshold: float = 0.5) -> int:
-    return sum(any(intersection_over_union(box, truth) >= threshold for box in found) for truth in expected)
+    return sum(any(box_iou(box, truth) >= threshold for box in found) for truth in expected)
 
 
 @pytest.mark.parametrize("image_name", ["face_recognition_two_people.jpg", "facenet_pytorch_multiface.jpg"])

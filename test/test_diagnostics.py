@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from diagnostic_msgs.msg import DiagnosticStatus
+import pytest
 
-from face_affect.ros.diagnostics import node_status, window_between
-from face_affect.ros.latest import WorkerCounts
+pytest.importorskip("rospy", reason="ROS 1 (rospy, cv_bridge) is not installed: the ROS adapters are not tested")
+pytestmark = pytest.mark.ros
+
+from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+
+from face_affect.ros.diagnostics import node_status, window_between  # noqa: E402
+from face_affect.ros.latest import WorkerCounts  # noqa: E402
 
 MODELS = ["models/gender_mini_xception.onnx", "models/emotion_mini_xception.onnx"]
 

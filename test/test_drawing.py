@@ -1,5 +1,5 @@
-from face_affect.detection import FaceBox
 from face_affect.drawing import label_position, overlap
+from face_affect.types import FaceBox
 
 FRAME = (640, 480)
 

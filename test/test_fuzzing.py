@@ -18,11 +18,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from face_affect.config import PACKAGE_ROOT
-from face_affect.pipeline import FaceAffectPipeline, FrameError
-from face_affect.preprocessing import check_frame
+from conftest import REPOSITORY
+from face_affect.errors import FrameError
+from face_affect.frames import check_frame
+from face_affect.pipeline import FaceAffectPipeline
 
-PHOTO = cv2.imread(str(PACKAGE_ROOT / "data" / "frames" / "face_recognition_two_people.jpg"))
+PHOTO = cv2.imread(str(REPOSITORY / "data" / "frames" / "face_recognition_two_people.jpg"))
 REFUSED_DTYPES = (np.int8, np.uint16, np.int16, np.int32, np.int64, np.float16, np.float32, np.float64, np.bool_)
 CONTENTS = ("photo", "random", "constant", "extremes")
 LAYOUTS = ("contiguous", "mirrored", "flipped", "strided", "transposed", "channel_slice", "broadcast")
@@ -34,7 +35,7 @@ def any_pipeline(request: pytest.FixtureRequest) -> FaceAffectPipeline:
     config = {"detector": request.param}
     if request.param == "haar":
         config["detection_width"] = 160
-    return FaceAffectPipeline.from_config(config)
+    return FaceAffectPipeline.from_settings(config)
 
 
 def is_frame(image: np.ndarray) -> bool:
@@ -199,6 +200,7 @@ def test_frames_too_small_for_a_face_give_no_faces(any_pipeline: FaceAffectPipel
 def test_anything_but_a_frame_is_a_frame_error_naming_the_problem(
     any_pipeline: FaceAffectPipeline, image: object, problem: str
 ):
+
     for entry_point in (any_pipeline.process, any_pipeline.detect, any_pipeline.detector.detect, check_frame):
         with pytest.raises(FrameError, match=problem):
             entry_point(image)

@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from conftest import EMOTION_MODEL, GENDER_MODEL, SHARED_DATA
-from face_affect.classifier import OnnxClassifier
-from face_affect.config import PACKAGE_ROOT
-from face_affect.training.datasets import to_grey
+from conftest import EMOTION_MODEL, GENDER_MODEL, REPOSITORY, SHARED_DATA
+from face_affect.classifiers import OnnxClassifier
+from face_affect.training.datasets import rgb_to_grey
+
+pytestmark = pytest.mark.data  # the photos and data sets in ../shared/data
 
 SUBSET = 1000
 
@@ -16,7 +17,7 @@ SUBSET = 1000
 def grey_test_images(archive_name: str) -> tuple[np.ndarray, np.ndarray]:
     with np.load(SHARED_DATA / archive_name) as archive:
         images, labels = archive["x_test"][:SUBSET], archive["y_test"][:SUBSET]
-    return to_grey(images), labels
+    return rgb_to_grey(images), labels
 
 
 @pytest.mark.parametrize(
@@ -24,7 +25,7 @@ def grey_test_images(archive_name: str) -> tuple[np.ndarray, np.ndarray]:
     [(EMOTION_MODEL, "fer2013.npz"), (GENDER_MODEL, "gender_utkface.npz")],
 )
 def test_accuracy_on_1000_test_images_matches_the_card(model_path, archive_name):
-    report = json.loads((PACKAGE_ROOT / "docs" / f"{model_path.stem}.json").read_text())
+    report = json.loads((REPOSITORY / "docs" / f"{model_path.stem}.json").read_text())
     classifier = OnnxClassifier(model_path)
     images, labels = grey_test_images(archive_name)
     probabilities = classifier.predict_batch(images[:, None].astype(np.float32))

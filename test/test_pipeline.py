@@ -4,17 +4,20 @@ import numpy as np
 import pytest
 
 from conftest import labelled_faces
+from face_affect.cropping import crop_face
 from face_affect.drawing import draw_results
+from face_affect.frames import to_grey
 from face_affect.pipeline import FaceAffectPipeline
-from face_affect.preprocessing import crop_face, to_grey
+
+pytestmark = pytest.mark.data  # the photos and data sets in ../shared/data
 
 
 def test_two_people_are_found_and_classified(pipeline: FaceAffectPipeline, two_people: np.ndarray):
     results = pipeline.process(two_people)
     assert len(results) == len(labelled_faces()["face_recognition_two_people.jpg"])
     for result in results:
-        assert result.gender.label in pipeline.gender_labels
-        assert result.emotion.label in pipeline.emotion_labels
+        assert result.gender.label in pipeline.labels("gender")
+        assert result.emotion.label in pipeline.labels("emotion")
         for attribute in (result.gender, result.emotion):
             assert sum(attribute.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
             assert attribute.confidence == max(attribute.probabilities.values())

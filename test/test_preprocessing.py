@@ -1,16 +1,9 @@
 import numpy as np
 import pytest
 
-from face_affect.detection import FaceBox
-from face_affect.preprocessing import (
-    as_margins,
-    crop_face,
-    crop_region,
-    enclosing_margin,
-    recrop,
-    to_grey,
-    to_model_input,
-)
+from face_affect.cropping import crop_face, crop_region, enclosing_margin, recrop, to_model_input
+from face_affect.frames import to_grey
+from face_affect.types import FaceBox, as_margins
 
 
 def gradient_image(height: int = 100, width: int = 120) -> np.ndarray:

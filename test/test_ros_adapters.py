@@ -7,12 +7,16 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from cv_bridge import CvBridge
-from sensor_msgs.msg import Image
 
-from face_affect.ros.images import SUPPORTED_ENCODINGS, ImageConverter, ImageError
-from face_affect.ros.latest import LatestMessageWorker
-from face_affect.ros.matching import StampMatcher
+pytest.importorskip("rospy", reason="ROS 1 (rospy, cv_bridge) is not installed: the ROS adapters are not tested")
+pytestmark = pytest.mark.ros
+
+from cv_bridge import CvBridge  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+
+from face_affect.ros.images import SUPPORTED_ENCODINGS, ImageConverter, ImageError  # noqa: E402
+from face_affect.ros.latest import LatestMessageWorker  # noqa: E402
+from face_affect.ros.matching import StampMatcher  # noqa: E402
 
 # A small real picture: odd width, so 3- and 1-byte rows are not 4-byte aligned.
 RANDOM = np.random.default_rng(0)

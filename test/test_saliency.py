@@ -11,9 +11,12 @@ import pytest
 from onnx import TensorProto, helper
 
 from conftest import EMOTION_MODEL, GENDER_MODEL, SHARED_DATA
-from face_affect.classifier import ModelError, OnnxClassifier
-from face_affect.guided_backprop_graph import UnsupportedGraphError, guided_backpropagation_model
+from face_affect.classifiers import OnnxClassifier
+from face_affect.errors import ModelError
 from face_affect.saliency import GuidedBackpropagation, face_panel, guided_image, heatmap_image, overlay
+from face_affect.saliency.graph import UnsupportedGraphError, guided_backpropagation_model
+
+pytestmark = pytest.mark.data  # the photos and data sets in ../shared/data
 
 EMOTION_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 PARITY_TOLERANCE = 1e-4
@@ -32,7 +35,7 @@ def torch_guided_gradient(
 ) -> np.ndarray:
     """The reference: autograd through the training-time network in ``dtype``, each ReLU's
     input gradient clamped at zero by a hook (Springenberg et al.'s guided rule)."""
-    import torch
+    torch = pytest.importorskip("torch", reason="the training extra (torch) is not installed")
 
     from face_affect.training.graph import InferenceGraph
 
@@ -59,7 +62,7 @@ def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
 
 def exported_network(architecture: str, size: int, path: Path, flip_average: bool = False):
     """A freshly initialised network whose batch norms do something, exported to ``path``."""
-    import torch
+    torch = pytest.importorskip("torch", reason="the training extra (torch) is not installed")
 
     from face_affect.training.export import export_onnx
     from face_affect.training.graph import build_network
@@ -88,9 +91,11 @@ def exported_network(architecture: str, size: int, path: Path, flip_average: boo
         ("sequential_cnn", 48, False),
     ],
 )
+@pytest.mark.training
 def test_guided_gradient_matches_torch_autograd(
     architecture: str, size: int, flip_average: bool, tmp_path: Path, fer_test_faces
 ):
+
     import cv2
 
     path = tmp_path / f"{architecture}.onnx"
@@ -144,7 +149,8 @@ def test_maps_differ_between_classes_and_faces(fer_test_faces):
 
 
 def test_gender_maps_on_request(pipeline, two_people):
-    from face_affect.preprocessing import crop_face, to_grey
+    from face_affect.cropping import crop_face
+    from face_affect.frames import to_grey
 
     explainer = GuidedBackpropagation(OnnxClassifier(GENDER_MODEL))
     boxes = pipeline.detect(two_people)

@@ -9,13 +9,15 @@ import cv2
 import numpy as np
 import onnx
 import pytest
-import torch
 
-from conftest import EMOTION_MODEL
-from face_affect.classifier import OnnxClassifier
-from face_affect.training.augmentation import AugmentationRanges, random_affine
-from face_affect.training.auxiliary import AUXILIARY_OUTPUTS
-from face_affect.training.datasets import (
+torch = pytest.importorskip("torch", reason="the training extra (torch) is not installed")
+pytestmark = [pytest.mark.training, pytest.mark.data]
+
+from conftest import EMOTION_MODEL  # noqa: E402
+from face_affect.classifiers import OnnxClassifier  # noqa: E402
+from face_affect.training.augmentation import AugmentationRanges, random_affine  # noqa: E402
+from face_affect.training.auxiliary import AUXILIARY_OUTPUTS  # noqa: E402
+from face_affect.training.datasets import (  # noqa: E402
     FER2013_CLASSES,
     LabelledSplits,
     load_dataset,
@@ -23,10 +25,10 @@ from face_affect.training.datasets import (
     load_utkface_folder,
     utkface_gender_to_ours,
 )
-from face_affect.training.distillation import TeacherEnsemble, distillation_loss
-from face_affect.training.export import export_onnx, torch_probabilities
-from face_affect.training.graph import build_network
-from face_affect.training.train import TrainingConfig, train
+from face_affect.training.distillation import TeacherEnsemble, distillation_loss  # noqa: E402
+from face_affect.training.export import export_onnx, torch_probabilities  # noqa: E402
+from face_affect.training.graph import build_network  # noqa: E402
+from face_affect.training.train import TrainingConfig, train  # noqa: E402
 
 
 def test_fer2013_csv_rows_go_to_their_usage_split(tmp_path: Path):

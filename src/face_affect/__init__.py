@@ -6,7 +6,7 @@ A plain Python library (numpy, OpenCV, onnxruntime); the ROS nodes in
 no package of ours, so the generated ``face_affect.msg`` loads under any Python,
 even one without onnxruntime (Debian's ``rostopic``).
 
-Start with ``face_affect.pipeline.FaceAffectPipeline.from_config({})``.
+Start with ``face_affect.pipeline.FaceAffectPipeline.from_settings({})``.
 """
 
 import os

@@ -15,12 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from face_affect.classifier import ModelError
-from face_affect.config import load_config
 from face_affect.drawing import draw_results
-from face_affect.pipeline import FaceAffectPipeline, FaceResult
-from face_affect.preprocessing import crop_face, to_grey
-from face_affect.saliency import GuidedBackpropagation, face_panel
+from face_affect.errors import ModelError, SettingsError
+from face_affect.pipeline import FaceAffectPipeline
+from face_affect.saliency import GuidedBackpropagation, explain_faces, face_panel
+from face_affect.settings import Settings, load_settings, parse_assignment
+from face_affect.types import FaceResult
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 JPEG_START, JPEG_END, JPEG_SCAN = b"\xff\xd8", b"\xff\xd9", 0xDA
@@ -28,11 +28,13 @@ JPEG_START, JPEG_END, JPEG_SCAN = b"\xff\xd8", b"\xff\xd9", 0xDA
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m face_affect", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", help="a config/*.yaml file (default: built-in defaults)")
+    parser.add_argument("--config", help="settings file in the nodes' YAML format (default: built-in defaults)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="one setting (repeatable), over --config"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     image = commands.add_parser("image", help="classify the faces in image files or folders")
     image.add_argument("paths", nargs="+", type=Path)
-    image.add_argument("--json", action="store_true", help="JSON lines on stdout (the default output)")
     image.add_argument("--annotate", type=Path, metavar="DIR", help="write annotated copies here")
     image.add_argument(
         "--saliency", type=Path, metavar="DIR", help="write a guided back-propagation image per face here"
@@ -40,9 +42,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     image.add_argument(
         "--saliency-tasks",
         nargs="+",
-        choices=("emotion", "gender"),
         default=["emotion"],
-        help="models whose predicted class --saliency explains (default: emotion)",
+        help="tasks whose predicted class --saliency explains (default: emotion)",
     )
     video = commands.add_parser("video", help="classify the faces in a video file or camera")
     video.add_argument("source", help="a video file, or a camera index such as 0")
@@ -117,8 +118,9 @@ def run_images(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> i
     explainers: list[GuidedBackpropagation] = []
     if arguments.saliency:
         arguments.saliency.mkdir(parents=True, exist_ok=True)
-        models = pipeline.classifiers
-        explainers = [GuidedBackpropagation(models[task]) for task in dict.fromkeys(arguments.saliency_tasks)]
+        explainers = [
+            GuidedBackpropagation(pipeline.classifiers[task]) for task in dict.fromkeys(arguments.saliency_tasks)
+        ]
     if arguments.annotate:
         arguments.annotate.mkdir(parents=True, exist_ok=True)
     for path in expand_paths(arguments.paths):
@@ -137,19 +139,24 @@ def run_images(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> i
         print(json.dumps(record), flush=True)
         if arguments.annotate:
             cv2.imwrite(str(arguments.annotate / f"{path.stem}_annotated.jpg"), draw_results(image, results))
-        for explainer in explainers:
-            write_saliency(explainer, image, results, arguments.saliency, path.stem)
+        if explainers:
+            crops = pipeline.face_crops(image, [result.box for result in results])
+            for explainer in explainers:
+                write_saliency(explainer, crops, results, pipeline.crop_margin, arguments.saliency, path.stem)
     return 1 if failures else 0
 
 
 def write_saliency(
-    explainer: GuidedBackpropagation, image: np.ndarray, results: list[FaceResult], directory: Path, stem: str
+    explainer: GuidedBackpropagation,
+    crops: list[np.ndarray],
+    results: list[FaceResult],
+    crop_margin: float,
+    directory: Path,
+    stem: str,
 ) -> None:
     """``<stem>_face<i>_<task>_<class>.png``: the face, its guided map and the overlay."""
-    grey = to_grey(image)
-    crops = [crop_face(grey, result.box, explainer.classifier.crop_margin) for result in results]
-    maps = explainer.explain(crops)
-    for index, (crop, gradient, name) in enumerate(zip(crops, maps.gradients, maps.class_names)):
+    own_crops, maps = explain_faces(explainer, crops, [result.box for result in results], crop_margin)
+    for index, (crop, gradient, name) in enumerate(zip(own_crops, maps.gradients, maps.class_names)):
         panel = face_panel(crop, gradient)
         cv2.imwrite(str(directory / f"{stem}_face{index}_{explainer.task}_{name}.png"), panel)
 
@@ -184,11 +191,20 @@ def run_video(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> in
     return 0
 
 
+def cli_settings(arguments: argparse.Namespace) -> Settings:
+    """``--config``, then each ``--set``, checked as the nodes check their parameters."""
+    return load_settings(arguments.config, dict(parse_assignment(text) for text in arguments.set))
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
     try:
-        pipeline = FaceAffectPipeline.from_config(load_config(arguments.config))
-    except (ModelError, FileNotFoundError, ValueError) as error:
+        settings = cli_settings(arguments)
+        pipeline = FaceAffectPipeline.from_settings(settings)
+        unknown = [task for task in getattr(arguments, "saliency_tasks", []) if task not in pipeline.classifiers]
+        if unknown:
+            raise SettingsError(f"--saliency-tasks: no model for {', '.join(unknown)}; tasks: {pipeline.tasks}")
+    except (ModelError, SettingsError) as error:
         print(f"face_affect: {error}", file=sys.stderr)
         return 2
     if arguments.command == "image":

@@ -1,12 +1,11 @@
-"""The annotated frame: a box per face with its gender and emotion, readable at VGA."""
+"""The annotated frame: a box per face with its track id and attributes, readable at VGA."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from face_affect.detection import FaceBox
-from face_affect.pipeline import FaceResult
+from face_affect.types import FaceBox, FaceResult
 
 EMOTION_COLORS_BGR = {
     "angry": (40, 40, 230),
@@ -49,6 +48,18 @@ def label_position(box: FaceBox, size: tuple[int, int], frame: tuple[int, int], 
     return (inside or places)[0]
 
 
+def box_color(result: FaceResult) -> tuple[int, int, int]:
+    """The emotion's colour where there is one, else green."""
+    emotion = result.attributes.get("emotion")
+    return EMOTION_COLORS_BGR.get(emotion.label, DEFAULT_COLOR_BGR) if emotion else DEFAULT_COLOR_BGR
+
+
+def label_lines(result: FaceResult) -> list[str]:
+    """``id <track>`` for a tracked face, then ``<label> <confidence>`` per task."""
+    lines = [f"id {result.track_id}"] if result.track_id is not None else []
+    return lines + [f"{attribute.label} {attribute.confidence:.0%}" for attribute in result.attributes.values()]
+
+
 def draw_results(image: np.ndarray, results: list[FaceResult]) -> np.ndarray:
     """A BGR copy of ``image`` with each face boxed, and labelled where no other label is."""
     canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[:, :, :3].copy()
@@ -56,17 +67,14 @@ def draw_results(image: np.ndarray, results: list[FaceResult]) -> np.ndarray:
     # labels of a crowd of small faces do not bury each other.
     frame_font_scale = max(0.45, canvas.shape[1] / 1280)
     line_thickness = max(1, round(frame_font_scale * 2))
-    colors = [EMOTION_COLORS_BGR.get(result.emotion.label, DEFAULT_COLOR_BGR) for result in results]
+    colors = [box_color(result) for result in results]
     for result, color in zip(results, colors):
         box = result.box
         cv2.rectangle(canvas, (box.x, box.y), (box.x + box.width, box.y + box.height), color, line_thickness)
     # Labels after all boxes, so no box line crosses a label.
     taken: list[Rectangle] = []
     for result, color in zip(results, colors):
-        lines = [
-            f"{result.gender.label} {result.gender.confidence:.0%}",
-            f"{result.emotion.label} {result.emotion.confidence:.0%}",
-        ]
+        lines = label_lines(result)
         font_scale = min(frame_font_scale, max(MINIMUM_FONT_SCALE, result.box.width / FACE_PIXELS_PER_FONT_SCALE))
         thickness = max(1, round(font_scale * 2))
         sizes = [cv2.getTextSize(line, FONT, font_scale, thickness) for line in lines]

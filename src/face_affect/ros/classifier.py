@@ -10,12 +10,11 @@ import rospy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from face_affect.classifier import ModelError
-from face_affect.detection import FaceBox
+from face_affect.classifiers import FaceClassifiers
 from face_affect.drawing import draw_results
+from face_affect.errors import ModelError, SettingsError
 from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
-from face_affect.pipeline import FaceClassifiers, FaceResult, model_crops
-from face_affect.ros.images import ImageConverter, ImageError, subscribe_image
+from face_affect.ros.images import BUFF_SIZE, ImageConverter, ImageError, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker, WorkerCounts
 from face_affect.ros.matching import StampMatcher
 from face_affect.ros.messages import affect_array, boxes_and_crops, heatmap_array
@@ -23,11 +22,12 @@ from face_affect.ros.node import (
     EnableService,
     describe_counts,
     log_worker_error,
-    private_config,
+    private_settings,
     publish_ready,
     start_diagnostics,
 )
-from face_affect.saliency import GuidedBackpropagation, face_panel
+from face_affect.saliency import GuidedBackpropagation, explain_faces, face_panel
+from face_affect.types import FaceBox, FaceResult
 
 
 class ClassifierNode(rospy.SubscribeListener):
@@ -45,19 +45,22 @@ class ClassifierNode(rospy.SubscribeListener):
 
     def __init__(self) -> None:
         super().__init__()
-        config = private_config()
+        settings = private_settings()
         # No detector: the faces arrive as crops, and a detector model the node never runs must not stop it.
-        self.classifiers = FaceClassifiers.from_config(config)
+        self.classifiers = FaceClassifiers.from_settings(settings)
+        missing = [task for task in ("gender", "emotion") if task not in self.classifiers.classifiers]
+        if missing:
+            raise ModelError(f"FaceAffect messages need a model for {', '.join(missing)}")
         self.converter = ImageConverter()
-        self.compressed = bool(config.get("compressed", False))
-        self.matcher = StampMatcher(int(config.get("annotated_buffer", 30)))
+        self.compressed = settings.compressed
+        self.matcher = StampMatcher(settings.annotated_buffer)
         self.annotation_counts = WorkerCounts()
         self.image_subscriber: rospy.Subscriber | None = None
         self.subscription_lock = threading.Lock()
         self.results_publisher = rospy.Publisher("results", FaceAffectArray, queue_size=5)
         self.annotated_publisher: rospy.Publisher | None = None
-        self.heatmaps_always = bool(config.get("heatmaps", False))
-        self.explainers = heatmap_explainers(self.classifiers, config.get("heatmap_tasks", ["emotion"]))
+        self.heatmaps_always = settings.heatmaps
+        self.explainers = heatmap_explainers(self.classifiers, settings.heatmap_tasks)
         self.heatmap_counts = WorkerCounts()
         self.computing_heatmaps = False
         self.heatmaps_publisher = rospy.Publisher("heatmaps", FaceHeatmapArray, queue_size=2)
@@ -66,13 +69,13 @@ class ClassifierNode(rospy.SubscribeListener):
         self.faces_subscriber: rospy.Subscriber | None = self.subscribe_faces()
         self.enable = EnableService(pause=self.pause, resume=self.resume)
         self.diagnostics = start_diagnostics(
-            config,
+            settings,
             self.worker.counts,
             rospy.resolve_name("faces"),
             self.classifiers.model_files,
             self.enable,
         )
-        if config.get("annotate", True):
+        if settings.annotate:
             # Made last: its listener runs as soon as a watcher connects, which a watcher already
             # waiting does at once, and it subscribes the camera only once faces are being read.
             self.annotated_publisher = rospy.Publisher("annotated", Image, queue_size=1, subscriber_listener=self)
@@ -80,7 +83,7 @@ class ClassifierNode(rospy.SubscribeListener):
         rospy.on_shutdown(self.shutdown)
 
     def subscribe_faces(self) -> rospy.Subscriber:
-        return rospy.Subscriber("faces", FaceDetectionArray, self.worker.put, queue_size=1, buff_size=2**24)
+        return rospy.Subscriber("faces", FaceDetectionArray, self.worker.put, queue_size=1, buff_size=BUFF_SIZE)
 
     def process(self, message: FaceDetectionArray) -> None:
         try:
@@ -94,7 +97,7 @@ class ClassifierNode(rospy.SubscribeListener):
         if boxes:
             results = self.classifiers.classify_crops(crops, boxes, message.faces[0].crop_margin)
         self.results_publisher.publish(
-            affect_array(message.header, results, self.classifiers.gender_labels, self.classifiers.emotion_labels)
+            affect_array(message.header, results, self.classifiers.labels("gender"), self.classifiers.labels("emotion"))
         )
         if self.heatmaps_wanted():
             crop_margin = message.faces[0].crop_margin if boxes else 0.0
@@ -128,8 +131,7 @@ class ClassifierNode(rospy.SubscribeListener):
         maps_per_task = []
         panels = []
         for explainer in self.explainers:
-            own_crops = model_crops(explainer.classifier, crops, boxes, crop_margin)
-            maps = explainer.explain(own_crops)
+            own_crops, maps = explain_faces(explainer, crops, boxes, crop_margin)
             maps_per_task.append((explainer.task, maps))
             if drawn:
                 panels.extend(face_panel(crop, gradient, 96) for crop, gradient in zip(own_crops, maps.gradients))
@@ -217,7 +219,7 @@ def heatmap_explainers(classifiers: FaceClassifiers, tasks: list[str]) -> list[G
     models = classifiers.classifiers
     unknown = [task for task in tasks if task not in models]
     if unknown:
-        raise ValueError(f"heatmap_tasks: unknown {unknown}; choose from {sorted(models)}")
+        raise SettingsError(f"heatmap_tasks: unknown {unknown}; choose from {sorted(models)}")
     explainers = []
     for task in dict.fromkeys(tasks):
         try:

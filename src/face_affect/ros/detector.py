@@ -5,8 +5,9 @@ from __future__ import annotations
 import rospy
 from sensor_msgs.msg import CompressedImage, Image
 
+from face_affect.errors import FrameError
 from face_affect.msg import FaceDetectionArray
-from face_affect.pipeline import FaceAffectPipeline, FrameError
+from face_affect.pipeline import FaceAffectPipeline
 from face_affect.ros.images import ImageConverter, ImageError, image_topic, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker
 from face_affect.ros.messages import detection_array
@@ -14,7 +15,7 @@ from face_affect.ros.node import (
     EnableService,
     describe_counts,
     log_worker_error,
-    private_config,
+    private_settings,
     publish_ready,
     start_diagnostics,
 )
@@ -28,10 +29,10 @@ class DetectorNode:
     """
 
     def __init__(self) -> None:
-        config = private_config()
-        self.pipeline = FaceAffectPipeline.from_config(config)
+        settings = private_settings()
+        self.pipeline = FaceAffectPipeline.from_settings(settings)
         self.converter = ImageConverter()
-        self.compressed = bool(config.get("compressed", False))
+        self.compressed = settings.compressed
         self.input_topic = image_topic(self.compressed)
         self.publisher = rospy.Publisher("faces", FaceDetectionArray, queue_size=5)
         self.publishing_faces = True  # until the first frame finds out
@@ -39,7 +40,7 @@ class DetectorNode:
         self.subscriber: rospy.Subscriber | None = subscribe_image(self.compressed, self.worker.put)
         self.enable = EnableService(pause=self.pause, resume=self.resume)
         self.diagnostics = start_diagnostics(
-            config, self.worker.counts, self.input_topic, self.pipeline.model_files, self.enable
+            settings, self.worker.counts, self.input_topic, self.pipeline.model_files, self.enable
         )
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)

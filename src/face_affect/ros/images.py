@@ -107,10 +107,15 @@ def image_topic(compressed: bool) -> str:
     return f"{topic}/compressed" if compressed else topic
 
 
+BUFF_SIZE = 2**26
+"""rospy's receive buffer for every large message (camera frames, face crops, overlays): 64 MB holds a
+4K BGRA frame (33 MB); a smaller buffer makes rospy keep reading stale messages."""
+
+
 def subscribe_image(compressed: bool, callback: Callable[[Image | CompressedImage], None]) -> rospy.Subscriber:
     """Subscribes the camera (see :func:`image_topic`), newest frame only.
 
-    ``buff_size`` must hold a whole frame (a 4K BGRA frame is 33 MB), or rospy keeps reading stale ones.
+    ``buff_size`` is :data:`BUFF_SIZE`.
     """
     message_type = CompressedImage if compressed else Image
-    return rospy.Subscriber(image_topic(compressed), message_type, callback, queue_size=1, buff_size=2**26)
+    return rospy.Subscriber(image_topic(compressed), message_type, callback, queue_size=1, buff_size=BUFF_SIZE)

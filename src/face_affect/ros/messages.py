@@ -8,7 +8,6 @@ import numpy as np
 from sensor_msgs.msg import RegionOfInterest
 from std_msgs.msg import Header
 
-from face_affect.detection import FaceBox
 from face_affect.msg import (
     FaceAffect,
     FaceAffectArray,
@@ -17,9 +16,9 @@ from face_affect.msg import (
     FaceHeatmap,
     FaceHeatmapArray,
 )
-from face_affect.pipeline import Attribute, FaceResult
 from face_affect.ros.images import ImageConverter
 from face_affect.saliency import SaliencyMaps, heatmap_image
+from face_affect.types import Attribute, FaceBox, FaceResult
 
 
 def region_of_interest(box: FaceBox) -> RegionOfInterest:

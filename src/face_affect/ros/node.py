@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from typing import Callable
 
-import rospkg
 import rospy
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 
-from face_affect.classifier import ModelError
+from face_affect.errors import ModelError, SettingsError
 from face_affect.ros.diagnostics import NodeDiagnostics
 from face_affect.ros.latest import WorkerCounts
-
-MODEL_PARAMETERS = ("gender_model", "emotion_model")
-
-
-def private_config() -> dict:
-    """The node's private parameters as the plain dict the library takes."""
-    return resolve_model_paths(rospy.get_param("~", {}))
+from face_affect.settings import Settings, load_settings
 
 
-def resolve_model_paths(config: dict) -> dict:
-    """Relative model paths are taken from the package, so one config file
-    serves the source tree and an installed package alike."""
-    config = dict(config)
-    package_path = rospkg.RosPack().get_path("face_affect")
-    for key in MODEL_PARAMETERS:
-        path = config.get(key)
-        if path and not os.path.isabs(path):
-            config[key] = os.path.join(package_path, path)
-    return config
+def private_settings() -> Settings:
+    """The node's private parameters, checked as the library checks them (a typo stops the node)."""
+    return load_settings(overrides=rospy.get_param("~", {}))
 
 
 def publish_ready() -> rospy.Publisher:
@@ -67,7 +52,7 @@ class EnableService:
 
 
 def start_diagnostics(
-    config: dict,
+    settings: Settings,
     counts: WorkerCounts,
     input_topic: str,
     files: list[str],
@@ -78,8 +63,8 @@ def start_diagnostics(
         input_topic,
         files,
         lambda: enable.enabled,
-        period=float(config.get("diagnostics_period", 1.0)),
-        silent_after=float(config.get("diagnostics_silent_after", 5.0)),
+        period=settings.diagnostics_period,
+        silent_after=settings.diagnostics_silent_after,
     )
 
 
@@ -96,14 +81,15 @@ def log_worker_error(error: Exception) -> None:
 
 
 def run_node(name: str, node_factory: Callable[[], object]) -> None:
-    """Starts a node; a bad model or parameter ends it with one fatal line and exit status 1.
+    """Starts a node; a bad model or setting ends it with one fatal line and exit status 1.
 
-    A traceback as the only message would leave an integrator guessing which file is wrong.
+    A traceback as the only message would leave an integrator guessing which file is wrong;
+    any other error is a bug and keeps its traceback.
     """
     rospy.init_node(name)
     try:
         node_factory()  # its subscribers keep it alive while rospy spins
-    except (ModelError, FileNotFoundError, ValueError) as error:
+    except (ModelError, SettingsError) as error:
         rospy.logfatal(f"{rospy.get_name()}: cannot start: {error}")
         sys.exit(1)
     rospy.spin()

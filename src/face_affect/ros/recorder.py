@@ -17,7 +17,7 @@ import rospy
 from sensor_msgs.msg import Image
 
 from face_affect.msg import FaceAffectArray
-from face_affect.ros.images import ImageConverter
+from face_affect.ros.images import BUFF_SIZE, ImageConverter
 from face_affect.ros.messages import affect_array_to_json
 
 
@@ -106,7 +106,7 @@ def record_results() -> int:
     recorder = ResultRecorder(output_directory, float(rospy.get_param("~image_interval", 1.0)))
     subscribers = [
         rospy.Subscriber("results", FaceAffectArray, recorder.receive_results, queue_size=30),
-        rospy.Subscriber("annotated", Image, recorder.receive_annotated, queue_size=2, buff_size=2**24),
+        rospy.Subscriber("annotated", Image, recorder.receive_annotated, queue_size=2, buff_size=BUFF_SIZE),
     ]
     rospy.on_shutdown(recorder.first_result.set)
     if not recorder.first_result.wait(startup_timeout) or not recorder.result_times:

@@ -13,9 +13,17 @@ from pathlib import Path
 # oneDNN's AVX-512 kernels can crash on odd batch sizes on these CPUs; must be set before torch loads.
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
-from face_affect.config import PACKAGE_ROOT  # noqa: E402
-from face_affect.training.datasets import LabelledSplits, load_dataset  # noqa: E402
+from face_affect.settings import SOURCE_ROOT  # noqa: E402
+from face_affect.training.augmentation import AugmentationRanges, CameraEffects  # noqa: E402
+from face_affect.training.datasets import (  # noqa: E402
+    LabelledSplits,
+    load_dataset,
+    load_ferplus_votes,
+    with_extra_training_faces,
+)
+from face_affect.training.graph import NORMALIZATIONS  # noqa: E402
 from face_affect.training.release import evaluate_model, export_checkpoint, set_metadata, write_report  # noqa: E402
+from face_affect.training.selection import SELECTIONS  # noqa: E402
 from face_affect.training.train import DEFAULT_RUNS_DIRECTORY, TrainingConfig, train  # noqa: E402
 
 FLIP_AVERAGE_HELP = "average the logits of each face and its mirror image in the exported graph"
@@ -54,6 +62,29 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         default=TrainingConfig.auxiliary_weight,
         help="weight of race and age losses learnt beside gender (UTKFace); 0: off",
     )
+    train_parser.add_argument(
+        "--normalization",
+        choices=sorted(NORMALIZATIONS),
+        default=TrainingConfig.normalization,
+        help="input normalisation inside the graph: scale (the paper's) or standardise (per crop)",
+    )
+    train_parser.add_argument(
+        "--camera-augmentation",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability of each camera effect (exposure, contrast, blur, resolution, noise, JPEG, erasing)",
+    )
+    train_parser.add_argument("--rotation-degrees", type=float, default=AugmentationRanges.rotation_degrees)
+    train_parser.add_argument("--votes", type=Path, help="ferplus_votes.npz: crowd votes for FER-2013 (emotion)")
+    train_parser.add_argument("--vote-weight", type=float, default=TrainingConfig.vote_weight)
+    train_parser.add_argument("--extra-train", type=Path, help="training-only faces, e.g. gender_utkface_extra.npz")
+    train_parser.add_argument(
+        "--selection",
+        choices=SELECTIONS,
+        default=TrainingConfig.selection,
+        help="validation figure that keeps an epoch",
+    )
     export_parser = commands.add_parser("export", help="export a checkpoint, then evaluate the ONNX file")
     export_parser.add_argument("task", choices=sorted(TASK_DATA))
     export_parser.add_argument("--data", required=True)
@@ -70,7 +101,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 
 
 def default_output(task: str, architecture: str) -> Path:
-    return PACKAGE_ROOT / "models" / f"{task}_{architecture}.onnx"
+    return SOURCE_ROOT / "models" / f"{task}_{architecture}.onnx"
 
 
 def export_and_report(
@@ -88,7 +119,7 @@ def export_and_report(
     set_metadata(output, {"test_accuracy": report["whole_image"]["accuracy"]})
     stem = output.stem
     path = write_report(
-        report, PACKAGE_ROOT / "docs", stem, f"{stem}: test accuracy {report['whole_image']['accuracy']:.3f}"
+        report, SOURCE_ROOT / "docs", stem, f"{stem}: test accuracy {report['whole_image']['accuracy']:.3f}"
     )
     logging.info(
         "wrote %s and %s; report %s", output, path, json.dumps({k: v for k, v in report.items() if k != "whole_image"})
@@ -135,8 +166,17 @@ def main(argv: list[str] | None = None) -> int:
         weight_averaging=arguments.weight_averaging,
         initial_weights=str(arguments.initial_weights or ""),
         auxiliary_weight=arguments.auxiliary_weight,
+        augmentation=AugmentationRanges(rotation_degrees=arguments.rotation_degrees),
+        camera_effects=CameraEffects(probability=arguments.camera_augmentation),
+        normalization=arguments.normalization,
+        vote_weight=arguments.vote_weight,
+        selection=arguments.selection,
     )
     data = load_dataset(arguments.data)
+    if arguments.votes:
+        data = load_ferplus_votes(arguments.votes, data)
+    if arguments.extra_train:
+        data = with_extra_training_faces(arguments.extra_train, data)
     best_checkpoint = train(data, config, run_directory)
     command = "python -m face_affect.training " + shlex.join(argv)
     output = arguments.output or default_output(arguments.task, arguments.architecture)

@@ -29,9 +29,11 @@ class LabelledSplits:
     labels: dict[str, np.ndarray]
     extra: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     """Per-split side information, e.g. ``extra["test"]["race"]`` for fairness reports."""
+    votes: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per-split crowd votes ``[N, K]`` in class order (FER+), zero rows where none apply."""
 
 
-def to_grey(images: np.ndarray) -> np.ndarray:
+def rgb_to_grey(images: np.ndarray) -> np.ndarray:
     """RGB ``[N, H, W, 3]`` to grey ``[N, H, W]`` with OpenCV's weights; grey passes through."""
     if images.ndim == 3:
         return images
@@ -74,10 +76,65 @@ def load_gender_npz(path: str | Path) -> LabelledSplits:
         splits = ("train", "val", "test")
         return LabelledSplits(
             class_names=tuple(str(name) for name in archive["class_names"]),
-            images={split: to_grey(archive[f"x_{split}"]) for split in splits},
+            images={split: rgb_to_grey(archive[f"x_{split}"]) for split in splits},
             labels={split: archive[f"y_{split}"].astype(np.int64) for split in splits},
             extra={split: {"age": archive[f"age_{split}"], "race": archive[f"race_{split}"]} for split in splits},
         )
+
+
+FERPLUS_TO_FER2013 = {"anger": 0, "disgust": 1, "fear": 2, "happiness": 3, "sadness": 4, "surprise": 5, "neutral": 6}
+"""FER+ vote columns with a FER-2013 class; contempt, unknown and NF (not a face) have none."""
+
+
+def load_ferplus_votes(path: str | Path, splits: LabelledSplits) -> LabelledSplits:
+    """``splits`` (FER-2013) with the FER+ crowd votes (Barsoum et al., 2016) of each image.
+
+    Votes are kept for rows whose pixels are the original ones (``aligned_*``) and whose
+    most voted FER+ column has a FER-2013 class; other rows get zero votes, and training
+    falls back to their FER-2013 label.
+    """
+    with np.load(path) as archive:
+        columns = [str(name) for name in archive["columns"]]
+        votes = {}
+        for split in splits.images:
+            raw = archive[f"votes_{split}"].astype(np.float32)
+            if len(raw) != len(splits.images[split]):
+                raise ValueError(f"{path}: {len(raw)} {split} rows, the images have {len(splits.images[split])}")
+            mapped = np.zeros((len(raw), len(splits.class_names)), np.float32)
+            for column, name in enumerate(columns):
+                if name in FERPLUS_TO_FER2013:
+                    mapped[:, FERPLUS_TO_FER2013[name]] = raw[:, column]
+            usable = archive[f"aligned_{split}"] & (mapped.max(axis=1) >= raw.max(axis=1)) & (mapped.sum(axis=1) > 0)
+            mapped[~usable] = 0
+            votes[split] = mapped
+    return LabelledSplits(splits.class_names, splits.images, splits.labels, splits.extra, votes)
+
+
+def majority_labels(votes: np.ndarray) -> np.ndarray:
+    """The crowd's majority class per row, -1 where there are no votes (FER+ majority-vote accuracy)."""
+    return np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
+
+
+def with_extra_training_faces(path: str | Path, splits: LabelledSplits) -> LabelledSplits:
+    """``splits`` with the faces of a training-only archive (``gender_utkface_extra.npz``) added to ``train``."""
+    with np.load(path) as archive:
+        names = tuple(str(name) for name in archive["class_names"])
+        if names != splits.class_names:
+            raise ValueError(f"{path}: classes {names}, the data set has {splits.class_names}")
+        images, labels = rgb_to_grey(archive["x"]), archive["y"].astype(np.int64)
+        extra_train = {key: archive[key] for key in ("age", "race") if key in archive.files}
+    if images.shape[1:] != splits.images["train"].shape[1:]:
+        raise ValueError(f"{path}: images {images.shape[1:]}, the data set has {splits.images['train'].shape[1:]}")
+    merged_images = dict(splits.images, train=np.concatenate([splits.images["train"], images]))
+    merged_labels = dict(splits.labels, train=np.concatenate([splits.labels["train"], labels]))
+    merged_extra = dict(splits.extra)
+    if "train" in splits.extra:
+        merged_extra["train"] = {
+            key: np.concatenate([value, extra_train[key]])
+            for key, value in splits.extra["train"].items()
+            if key in extra_train
+        }
+    return LabelledSplits(splits.class_names, merged_images, merged_labels, merged_extra, splits.votes)
 
 
 def utkface_gender_to_ours(utkface_gender: int) -> int:

@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 import torch
 
-from face_affect.preprocessing import Margins
-from face_affect.training.graph import NORMALIZATION, InferenceGraph
+from face_affect.training.graph import NORMALIZATIONS, InferenceGraph
+from face_affect.types import Margins
 
 OPSET = 17
 
@@ -21,14 +21,15 @@ def export_onnx(
     input_size: tuple[int, int],
     metadata: dict[str, object],
     flip_average: bool = False,
+    normalization: str = "scale",
 ) -> None:
     """Writes ``path``: raw-pixel input ``[N, 1, H, W]``, probabilities out, metadata as strings.
 
     ``metadata`` must hold at least ``task``, ``labels`` and ``crop_margin``; lists and
-    numbers are stored as JSON. ``flip_average``: see :class:`InferenceGraph`.
+    numbers are stored as JSON. ``flip_average`` and ``normalization``: see :class:`InferenceGraph`.
     """
     width, height = input_size
-    graph = InferenceGraph(network, flip_average).eval()
+    graph = InferenceGraph(network, flip_average, normalization).eval()
     example = torch.full((1, 1, height, width), 128.0)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
@@ -45,7 +46,7 @@ def export_onnx(
     properties = {
         "input_color": "grey",
         "input_size": [width, height],
-        "normalization": NORMALIZATION,
+        "normalization": NORMALIZATIONS[normalization],
         "test_time_augmentation": "mean logits of the face and its mirror image" if flip_average else "none",
         **metadata,
     }
@@ -58,16 +59,19 @@ def export_onnx(
     onnx.save(model, str(path))
 
 
-def torch_probabilities(network: torch.nn.Module, batch: np.ndarray, flip_average: bool = False) -> np.ndarray:
+def torch_probabilities(
+    network: torch.nn.Module, batch: np.ndarray, flip_average: bool = False, normalization: str = "scale"
+) -> np.ndarray:
     """The reference the ONNX file must match: the same graph run in torch."""
     with torch.no_grad():
-        return InferenceGraph(network, flip_average).eval()(torch.from_numpy(batch)).numpy()
+        return InferenceGraph(network, flip_average, normalization).eval()(torch.from_numpy(batch)).numpy()
 
 
-def load_checkpoint(network: torch.nn.Module, checkpoint: Path) -> torch.nn.Module:
+def load_checkpoint(network: torch.nn.Module, checkpoint: Path) -> tuple[torch.nn.Module, str]:
+    """The network with the checkpoint's weights, and the input normalisation it was trained with."""
     state = torch.load(checkpoint, weights_only=False)
     network.load_state_dict(state["network"])
-    return network.eval().to(memory_format=torch.contiguous_format)
+    return network.eval().to(memory_format=torch.contiguous_format), state.get("normalization", "scale")
 
 
 def describe_margins(margins: Margins) -> list[float]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from face_affect.detection import FaceBox, HaarFaceDetector
-from face_affect.preprocessing import Margins
+from face_affect.detectors.haar import HaarFaceDetector
+from face_affect.types import FaceBox, Margins
 
 UPSCALED_SIZE = 192
 

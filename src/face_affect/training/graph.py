@@ -12,12 +12,32 @@ from torch import Tensor, nn
 from face_affect.training.mini_xception import MiniXception
 from face_affect.training.sequential_cnn import SequentialFullyCNN
 
-NORMALIZATION = "x / 127.5 - 1 (raw 0..255 pixels to [-1, 1])"
 ARCHITECTURES = {"mini_xception": MiniXception, "sequential_cnn": SequentialFullyCNN}
+STANDARDISATION_FLOOR = 16.0
+"""Added to each crop's pixel variance (grey levels squared): a flat or nearly flat crop is not
+amplified into pure sensor noise."""
+NORMALIZATIONS = {
+    "scale": "x / 127.5 - 1 (raw 0..255 pixels to [-1, 1])",
+    "standardise": f"per crop (x - mean(x)) / sqrt(var(x) + {STANDARDISATION_FLOOR:g}) (raw 0..255 pixels)",
+}
+"""What the ``normalization`` metadata of a model says, by the name training uses. ``scale`` is
+the paper's, and that of every model before per-crop standardisation: the ONNX graph does either,
+so the runtime always feeds raw pixels."""
 
 
-def normalise(raw_pixels: Tensor) -> Tensor:
-    return raw_pixels / 127.5 - 1.0
+def normalise(raw_pixels: Tensor, method: str = "scale") -> Tensor:
+    """Raw 0..255 pixels ``[N, C, H, W]`` as network input.
+
+    ``standardise`` removes each crop's brightness and contrast, which a dim or washed-out
+    camera changes and which say nothing about expression or gender.
+    """
+    if method == "scale":
+        return raw_pixels / 127.5 - 1.0
+    if method == "standardise":
+        centred = raw_pixels - raw_pixels.mean(dim=(1, 2, 3), keepdim=True)
+        variance = (centred * centred).mean(dim=(1, 2, 3), keepdim=True)
+        return centred / torch.sqrt(variance + STANDARDISATION_FLOOR)
+    raise ValueError(f"unknown normalization {method!r}; one of {sorted(NORMALIZATIONS)}")
 
 
 def build_network(architecture: str, num_classes: int, in_channels: int = 1) -> nn.Module:
@@ -33,15 +53,17 @@ class InferenceGraph(nn.Module):
     (test-time augmentation): worth about 1.5 points on FER-2013 for twice the cost.
     """
 
-    def __init__(self, network: nn.Module, flip_average: bool = False) -> None:
+    def __init__(self, network: nn.Module, flip_average: bool = False, normalization: str = "scale") -> None:
         super().__init__()
         self.network = network
         self.flip_average = flip_average
+        self.normalization = normalization
 
     def logits(self, raw_pixels: Tensor) -> Tensor:
-        logits = self.network(normalise(raw_pixels))
+        logits = self.network(normalise(raw_pixels, self.normalization))
         if self.flip_average:
-            logits = (logits + self.network(normalise(torch.flip(raw_pixels, dims=[3])))) / 2
+            mirrored = torch.flip(raw_pixels, dims=[3])
+            logits = (logits + self.network(normalise(mirrored, self.normalization))) / 2
         return logits
 
     def forward(self, raw_pixels: Tensor) -> Tensor:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from face_affect.classifier import OnnxClassifier
-from face_affect.preprocessing import crop_face
+from face_affect.classifiers import OnnxClassifier
+from face_affect.cropping import crop_face
 from face_affect.training.datasets import LabelledSplits
 from face_affect.training.evaluation import accuracy_by_group, evaluate, write_confusion_image
 from face_affect.training.export import export_onnx, load_checkpoint
@@ -37,7 +37,7 @@ def export_checkpoint(
     flip_average: bool = False,
 ) -> None:
     """Exports with the crop margins measured on the validation split (never the test split)."""
-    network = load_checkpoint(build_network(architecture, len(data.class_names)), checkpoint)
+    network, normalization = load_checkpoint(build_network(architecture, len(data.class_names)), checkpoint)
     validation = data.images["val"]
     margins = framing_margins(validation, detect_in_crops(validation))
     height, width = validation.shape[1:3]
@@ -54,6 +54,7 @@ def export_checkpoint(
             "training_command": command,
         },
         flip_average=flip_average,
+        normalization=normalization,
     )
 
 

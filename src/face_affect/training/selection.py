@@ -1,0 +1,58 @@
+"""What decides which epoch is kept: figures on the validation split only.
+
+``clean`` is the paper's rule, validation accuracy. ``robust`` also weighs the
+camera corruptions of :mod:`face_affect.corruptions` (the robustness benchmark's table,
+run on the validation split) and, where the data has crowd votes, FER+ majority-vote
+accuracy: the model kept is the one best on average over all three, not the one that
+is best on clean benchmark crops alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from face_affect.corruptions import corrupted_sets
+from face_affect.training.datasets import LabelledSplits, majority_labels
+
+SELECTIONS = ("clean", "robust")
+CORRUPTED_FACES = 1200
+"""Validation faces the corruptions are measured on each epoch: ten corrupted copies of all
+3,589 FER-2013 faces would cost more than the epoch's training here."""
+Predict = Callable[[np.ndarray], np.ndarray]
+"""Grey uint8 crops ``[N, H, W]`` to predicted class indices ``[N]``."""
+
+
+class ValidationScore:
+    """Scores a network on the validation split; the corrupted copies are made once."""
+
+    def __init__(self, data: LabelledSplits, selection: str, seed: int = 0) -> None:
+        if selection not in SELECTIONS:
+            raise ValueError(f"unknown selection {selection!r}; one of {SELECTIONS}")
+        self.images, self.labels = data.images["val"], data.labels["val"]
+        subset = np.random.default_rng(seed).permutation(len(self.images))[:CORRUPTED_FACES]
+        self.corrupted_labels = self.labels[subset]
+        self.corrupted = corrupted_sets(self.images[subset], seed) if selection == "robust" else {}
+        votes = data.votes.get("val")
+        self.majority = majority_labels(votes) if votes is not None and selection == "robust" else None
+
+    def __call__(self, predict: Predict) -> dict[str, float]:
+        """``accuracy`` (the labels'), and for ``robust`` the other figures and their mean, ``score``."""
+        predictions = predict(self.images)
+        figures = {"accuracy": float((predictions == self.labels).mean())}
+        parts = [figures["accuracy"]]
+        if self.majority is not None:
+            voted = self.majority >= 0
+            figures["ferplus_accuracy"] = float((predictions[voted] == self.majority[voted]).mean())
+            parts.append(figures["ferplus_accuracy"])
+        if self.corrupted:
+            by_corruption = {
+                name: float((predict(images) == self.corrupted_labels).mean())
+                for name, images in self.corrupted.items()
+            }
+            figures["corrupted_mean"] = float(np.mean(list(by_corruption.values())))
+            figures["corrupted_worst"] = min(by_corruption.values())
+            parts.append(figures["corrupted_mean"])
+        figures["score"] = float(np.mean(parts))
+        return figures
