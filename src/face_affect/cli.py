@@ -1,8 +1,10 @@
 """Command line: ``python -m face_affect image PATH... [--annotate DIR] [--saliency DIR]`` and ``video SOURCE``.
 
-``image`` prints one JSON object per image (JSON lines). A file that cannot be read
-(missing, empty, truncated, not an image) is named on stderr with the reason, the
-others are still processed, and the exit status is 1.
+``image`` prints one JSON object per image (JSON lines), each image on its own: no
+tracking across unrelated photos. A file that cannot be read (missing, empty,
+truncated, not an image) is named on stderr with the reason, the others are still
+processed, and the exit status is 1. ``video`` tracks people across frames and prints
+their smoothed estimates (:mod:`face_affect.video`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -21,6 +24,7 @@ from face_affect.pipeline import FaceAffectPipeline
 from face_affect.saliency import GuidedBackpropagation, explain_faces, face_panel
 from face_affect.settings import Settings, load_settings, parse_assignment
 from face_affect.types import FaceResult
+from face_affect.video import VideoPipeline
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 JPEG_START, JPEG_END, JPEG_SCAN = b"\xff\xd8", b"\xff\xd9", 0xDA
@@ -161,27 +165,39 @@ def write_saliency(
         cv2.imwrite(str(directory / f"{stem}_face{index}_{explainer.task}_{name}.png"), panel)
 
 
-def run_video(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> int:
-    source = int(arguments.source) if arguments.source.isdigit() else arguments.source
-    capture = cv2.VideoCapture(source)
+def frame_time(capture: cv2.VideoCapture, frame_index: int, fps: float, camera: bool, started: float) -> float:
+    """Seconds since the start: the wall clock for a camera, else the file's position (or frames / fps)."""
+    if camera:
+        return time.monotonic() - started
+    position = capture.get(cv2.CAP_PROP_POS_MSEC)
+    return position / 1000 if position > 0 else frame_index / fps
+
+
+def run_video(pipeline: FaceAffectPipeline, settings: Settings, arguments: argparse.Namespace) -> int:
+    """One JSON object per frame; each face is a track with its smoothed estimates (per-frame ones under ``frame``)."""
+    camera = arguments.source.isdigit()
+    capture = cv2.VideoCapture(int(arguments.source) if camera else arguments.source)
     if not capture.isOpened():
         print(f"face_affect: {arguments.source}: cannot open video source", file=sys.stderr)
         return 1
+    video = VideoPipeline(pipeline, settings)
+    fps = capture.get(cv2.CAP_PROP_FPS) or 15.0
     writer = None
     frame_index = 0
+    started = time.monotonic()
     try:
         while arguments.max_frames <= 0 or frame_index < arguments.max_frames:
             ok, frame = capture.read()
             if not ok:
                 break
-            results = pipeline.process(frame)
-            print(json.dumps({"frame": frame_index, "faces": [r.to_json() for r in results]}), flush=True)
+            timestamp = frame_time(capture, frame_index, fps, camera, started)
+            results = video.process(frame, timestamp)
+            record = {"frame": frame_index, "time": round(timestamp, 4), "faces": [r.to_json() for r in results]}
+            print(json.dumps(record), flush=True)
             if arguments.output:
                 if writer is None:
-                    fps = capture.get(cv2.CAP_PROP_FPS) or 15.0
                     fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-                    size = (frame.shape[1], frame.shape[0])
-                    writer = cv2.VideoWriter(str(arguments.output), fourcc, fps, size)
+                    writer = cv2.VideoWriter(str(arguments.output), fourcc, fps, (frame.shape[1], frame.shape[0]))
                 writer.write(draw_results(frame, results))
             frame_index += 1
     finally:
@@ -209,4 +225,4 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if arguments.command == "image":
         return run_images(pipeline, arguments)
-    return run_video(pipeline, arguments)
+    return run_video(pipeline, settings, arguments)

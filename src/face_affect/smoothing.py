@@ -1,0 +1,164 @@
+"""Estimates per person: each track's gender, emotion (any task) smoothed over its frames.
+
+One frame's label flickers (FER-2013-trained models change their answer between near
+identical frames); a person's does not. :class:`SmoothedAttribute` keeps an exponential
+moving average of a task's log-probabilities *in time*, with a time constant in
+seconds (slow for gender, fast for emotion), where each frame counts by the time it
+covers and by its quality (:func:`frame_quality`: face size and detector score), so the
+estimate is the same at 5 Hz and 30 Hz and a tiny, blurred face moves it less than a
+clear one. The estimate is the normalised geometric mean of the weighted frames,
+tempered towards uniform while the evidence is short of a second (or of one time
+constant, if shorter): a young track's confidence says it has seen little.
+
+:class:`PersonEstimates` holds them per track id, with the last per-frame estimate
+beside them, and decides which tracks need classifying in a frame
+(:meth:`PersonEstimates.needs_classification`): a confirmed, steady track is
+re-classified at most every ``classification_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from face_affect.geometry import box_iou
+from face_affect.settings import DEFAULTS, Settings
+from face_affect.types import Attribute, FaceBox
+
+LOG_FLOOR = math.log(1e-6)
+"""Log-probabilities are clipped here, so one frame's certain "no" cannot veto a class forever."""
+FIRST_FRAME_SECONDS = 1 / 30
+"""The time a track's first frame covers (there is no previous frame to measure it from)."""
+MAX_FRAME_SECONDS = 0.2
+"""A frame after a gap counts for at most this long: the gap is not evidence."""
+EVIDENCE_SECONDS = 1.0
+"""Clear frames covering this long (or one time constant, if shorter) give an estimate its full confidence."""
+STEADY_IOU = 0.7
+"""A track whose box overlaps the box it was last classified at by less than this has moved: re-classified."""
+
+
+def frame_quality(box: FaceBox, full_weight_width: int = DEFAULTS.full_weight_face_width) -> float:
+    """How much a frame's estimate of this face counts, 0.05..1: smaller faces and weaker
+    detections count less. Scores above 1 (Haar's level weights) are not probabilities and
+    are ignored."""
+    size = min(1.0, max(0.05, box.width / max(full_weight_width, 1)))
+    score = min(1.0, max(0.2, box.score)) if 0.0 < box.score <= 1.0 else 1.0
+    return size * score
+
+
+class SmoothedAttribute:
+    """One task's estimate for one person over time (see the module's docstring)."""
+
+    def __init__(self, labels: tuple[str, ...], time_constant: float) -> None:
+        self.labels = labels
+        self.time_constant = time_constant
+        self.weighted_log_probabilities = np.zeros(len(labels))
+        self.weight = 0.0
+        self.last_time: float | None = None
+
+    def add(self, probabilities: np.ndarray, timestamp: float, quality: float = 1.0) -> None:
+        """One frame's probabilities at ``timestamp`` (seconds); time going back starts afresh."""
+        if self.last_time is not None and timestamp < self.last_time:
+            self.weight, self.last_time = 0.0, None
+            self.weighted_log_probabilities[:] = 0.0
+        seconds = FIRST_FRAME_SECONDS if self.last_time is None else timestamp - self.last_time
+        decay = math.exp(-seconds / self.time_constant) if self.time_constant > 0 else 0.0
+        evidence = quality * min(max(seconds, 1e-3), MAX_FRAME_SECONDS)
+        log_probabilities = np.maximum(np.log(np.maximum(probabilities, 1e-12)), LOG_FLOOR)
+        self.weighted_log_probabilities = decay * self.weighted_log_probabilities + evidence * log_probabilities
+        self.weight = decay * self.weight + evidence
+        self.last_time = timestamp
+
+    @property
+    def evidence(self) -> float:
+        """0..1: the share of :data:`EVIDENCE_SECONDS` (or a time constant) of clear frames behind the estimate."""
+        if self.time_constant <= 0:
+            return 1.0 if self.weight > 0 else 0.0
+        return min(1.0, self.weight / min(self.time_constant, EVIDENCE_SECONDS))
+
+    def probabilities(self) -> np.ndarray:
+        if self.weight <= 0:
+            return np.full(len(self.labels), 1.0 / len(self.labels))
+        logits = self.evidence * self.weighted_log_probabilities / self.weight
+        exponentials = np.exp(logits - logits.max())
+        return exponentials / exponentials.sum()
+
+    def attribute(self) -> Attribute:
+        return Attribute.from_probabilities(self.probabilities(), self.labels)
+
+
+@dataclass
+class PersonEstimate:
+    """What is known of one track: its smoothed estimates, the last per-frame one, when it was classified."""
+
+    first_seen: float
+    smoothed: dict[str, SmoothedAttribute] = field(default_factory=dict)
+    last_frame: dict[str, Attribute] = field(default_factory=dict)
+    classified_at: float | None = None
+    classified_box: FaceBox | None = None
+
+
+class PersonEstimates:
+    """:class:`PersonEstimate` per track id; bounded by ``track_max_tracks``, pruned to the live tracks."""
+
+    def __init__(self, labels: dict[str, tuple[str, ...]], settings: Settings = DEFAULTS) -> None:
+        self.labels = labels
+        self.settings = settings
+        self.people: dict[str, PersonEstimate] = {}
+
+    def __len__(self) -> int:
+        return len(self.people)
+
+    def clear(self) -> None:
+        self.people.clear()
+
+    def keep_only(self, track_ids: Iterable[str]) -> None:
+        """Forgets tracks that ended (their ids are never reused)."""
+        alive = set(track_ids)
+        for track_id in [track_id for track_id in self.people if track_id not in alive]:
+            del self.people[track_id]
+
+    def person(self, track_id: str, first_seen: float) -> PersonEstimate:
+        person = self.people.get(track_id)
+        if person is None:
+            while len(self.people) >= self.settings.track_max_tracks:
+                del self.people[next(iter(self.people))]  # the oldest: dicts keep insertion order
+            person = self.people[track_id] = PersonEstimate(
+                first_seen=first_seen,
+                smoothed={
+                    task: SmoothedAttribute(labels, self.settings.time_constant(task))
+                    for task, labels in self.labels.items()
+                },
+            )
+        return person
+
+    def needs_classification(self, track_id: str, box: FaceBox, confirmed: bool, timestamp: float) -> bool:
+        """Whether to run the classifiers on this track's face now (see the module's docstring)."""
+        person = self.people.get(track_id)
+        interval = self.settings.classification_interval
+        if person is None or person.classified_at is None or not confirmed or interval <= 0:
+            return True
+        if timestamp < person.classified_at or timestamp - person.classified_at >= interval:
+            return True
+        return person.classified_box is None or box_iou(person.classified_box, box) < STEADY_IOU
+
+    def add(
+        self, track_id: str, first_seen: float, box: FaceBox, probabilities: dict[str, np.ndarray], timestamp: float
+    ) -> PersonEstimate:
+        """One frame's per-task probabilities of a track's face."""
+        person = self.person(track_id, first_seen)
+        quality = frame_quality(box, self.settings.full_weight_face_width)
+        for task, values in probabilities.items():
+            person.smoothed[task].add(values, timestamp, quality)
+            person.last_frame[task] = Attribute.from_probabilities(values, self.labels[task])
+        person.classified_at, person.classified_box = timestamp, box
+        return person
+
+    def smoothed(self, track_id: str) -> dict[str, Attribute]:
+        person = self.people.get(track_id)
+        if person is None:
+            return {}
+        return {task: attribute.attribute() for task, attribute in person.smoothed.items() if attribute.weight > 0}

@@ -1,0 +1,78 @@
+"""People in video: tracking, classification on a schedule and smoothed estimates, for the CLI and benchmarks.
+
+The ROS graph splits the same steps over its two nodes: the detector runs the
+:class:`~face_affect.redetection.TrackingDetector`, the classifier the
+:class:`~face_affect.smoothing.PersonEstimates`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from face_affect.pipeline import FaceAffectPipeline
+from face_affect.redetection import TrackingDetector
+from face_affect.settings import Settings, as_settings
+from face_affect.smoothing import PersonEstimates
+from face_affect.tracking import Track
+from face_affect.types import FaceResult
+
+
+class VideoPipeline:
+    """Frames with timestamps in, one :class:`FaceResult` per confirmed track out.
+
+    Each result's ``attributes`` are the person's smoothed estimates and
+    ``frame_attributes`` the last per-frame ones (from this frame, unless the track
+    was steady and not re-classified, or coasting through a missed detection).
+    """
+
+    def __init__(self, pipeline: FaceAffectPipeline, settings: Settings) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.detection = TrackingDetector.from_settings(pipeline.detector, settings)
+        labels = {task: classifier.labels for task, classifier in pipeline.classifiers.items()}
+        self.estimates = PersonEstimates(labels, settings)
+        self.classified_faces = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings | dict | None = None) -> VideoPipeline:
+        settings = as_settings(settings)
+        return cls(FaceAffectPipeline.from_settings(settings), settings)
+
+    @property
+    def tracker(self):
+        return self.detection.tracker
+
+    def reset(self) -> None:
+        self.detection.reset()
+        self.estimates.clear()
+
+    def process(self, frame: np.ndarray, timestamp: float) -> list[FaceResult]:
+        tracks = self.detection.update(frame, timestamp)
+        self.estimates.keep_only(track.track_id for track in tracks)
+        due = [
+            track
+            for track in tracks
+            if track.detected
+            and self.estimates.needs_classification(track.track_id, track.box, track.confirmed, timestamp)
+        ]
+        if due:
+            boxes = [track.box for track in due]
+            probabilities = self.pipeline.probabilities(
+                self.pipeline.face_crops(frame, boxes), boxes, self.pipeline.crop_margin
+            )
+            for index, track in enumerate(due):
+                per_task = {task: values[index] for task, values in probabilities.items()}
+                self.estimates.add(track.track_id, track.first_seen, track.box, per_task, timestamp)
+            self.classified_faces += len(due)
+        return [self.result(track) for track in tracks if track.confirmed]
+
+    def result(self, track: Track) -> FaceResult:
+        person = self.estimates.people.get(track.track_id)
+        return FaceResult(
+            box=track.box,
+            attributes=self.estimates.smoothed(track.track_id),
+            track_id=track.track_id,
+            frame_attributes=dict(person.last_frame) if person else {},
+            first_seen=track.first_seen,
+            detected=track.detected,
+        )
