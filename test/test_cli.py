@@ -58,25 +58,6 @@ def test_a_missing_model_is_a_clear_error_and_a_non_zero_exit(tmp_path: Path):
     assert "Traceback" not in completed.stderr
 
 
-def test_video_command_reads_a_file(tmp_path: Path):
-    import cv2
-
-    frame = cv2.imread(str(PHOTOS / "face_recognition_two_people.jpg"))
-    frame = cv2.resize(frame, (640, 376))
-    video = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 376))
-    for _ in range(3):
-        writer.write(frame)
-    writer.release()
-    output = tmp_path / "annotated.mp4"
-    completed = run_cli("video", str(video), "--output", str(output))
-    assert completed.returncode == 0, completed.stderr
-    records = [json.loads(line) for line in completed.stdout.splitlines()]
-    assert [record["frame"] for record in records] == [0, 1, 2]
-    assert all(len(record["faces"]) == 2 for record in records)
-    assert output.stat().st_size > 0
-
-
 def test_saliency_writes_one_heatmap_image_per_face_and_model(tmp_path: Path):
     import cv2
 
