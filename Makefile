@@ -54,7 +54,7 @@ $(VENV)/bin/python3: | system
 $(VENV)/.requirements: requirements.txt requirements-no-deps.txt $(VENV)/bin/python3
 	$(VENV)/bin/pip install --disable-pip-version-check -r requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check --no-deps -r requirements-no-deps.txt
-	PYTHONPATH=$(REPOSITORY)/src $(VENV)/bin/python3 -m face_affect.blazeface_model
+	PYTHONPATH=$(REPOSITORY)/src $(VENV)/bin/python3 -m face_affect.detectors.blazeface_model
 	touch $@
 
 venv: system $(VENV)/.requirements

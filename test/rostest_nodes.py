@@ -174,7 +174,12 @@ class GraphTestCase(unittest.TestCase):
         raise NotImplementedError
 
     def publish(self, message, stamp: rospy.Time | None = None) -> rospy.Time:
-        message.header.stamp = rospy.Time.now() if stamp is None else stamp
+        """Publishes ``message`` at ``stamp``, by default 10 s after the previous frame: every check's
+        frame is a scene of its own, the tracks of earlier frames ended by their timeout."""
+        if stamp is None:
+            type(self).clock = max(getattr(type(self), "clock", rospy.Time(0)), rospy.Time.now()) + rospy.Duration(10)
+            stamp = type(self).clock
+        message.header.stamp = stamp
         message.header.frame_id = "test_camera"
         self.camera.publish(message)
         return message.header.stamp
@@ -253,14 +258,30 @@ class NodesTest(GraphTestCase):
             self.assertGreaterEqual(face.crop.width, face.roi.width)
 
         self.assertEqual(results.header.frame_id, "test_camera")
-        self.assertEqual(len(results.faces), len(detections.faces))
+        self.assertEqual(
+            [face.track_id for face in results.faces], [face.track_id for face in detections.faces if face.confirmed]
+        )
+        self.assertEqual(len({face.track_id for face in results.faces}), len(results.faces))
         self.assert_two_people_found(results)
         self.assertTrue(results.gender_labels and results.emotion_labels)
-        for index, face in enumerate(results.faces):
-            self.assertEqual(face.id, index)
+        for face in results.faces:
+            self.assertTrue(face.track_id and face.detected)
+            self.assertLessEqual(face.first_seen, stamp)
             for label, confidence, probabilities, labels in (
                 (face.gender, face.gender_confidence, face.gender_probabilities, results.gender_labels),
                 (face.emotion, face.emotion_confidence, face.emotion_probabilities, results.emotion_labels),
+                (
+                    face.frame_gender,
+                    face.frame_gender_confidence,
+                    face.frame_gender_probabilities,
+                    results.gender_labels,
+                ),
+                (
+                    face.frame_emotion,
+                    face.frame_emotion_confidence,
+                    face.frame_emotion_probabilities,
+                    results.emotion_labels,
+                ),
             ):
                 self.assertEqual(len(probabilities), len(labels))
                 self.assertAlmostEqual(sum(probabilities), 1.0, delta=1e-3)
@@ -283,10 +304,13 @@ class NodesTest(GraphTestCase):
             logs.wait_for(classifier, "computing heatmaps")
             results = self.results.wait_for(stamp)
             self.assertEqual(array.header.frame_id, "test_camera")
-            self.assertEqual([heatmap.id for heatmap in array.heatmaps], [face.id for face in results.faces])
+            self.assertEqual(
+                [heatmap.track_id for heatmap in array.heatmaps], [face.track_id for face in results.faces]
+            )
             self.assertTrue(array.heatmaps, "no heatmap for a frame with faces")
             for heatmap, face in zip(array.heatmaps, results.faces):
-                self.assertEqual((heatmap.task, heatmap.class_name), ("emotion", face.emotion))
+                # The map explains this frame's prediction, the per-frame estimate.
+                self.assertEqual((heatmap.task, heatmap.class_name), ("emotion", face.frame_emotion))
                 image = heatmap.heatmap
                 self.assertEqual((image.encoding, image.header.stamp), ("mono8", stamp))
                 pixels = np.frombuffer(image.data, dtype=np.uint8)

@@ -63,7 +63,7 @@ def test_boxes_in_any_order_give_the_same_tracks():
 
 @pytest.mark.parametrize("rate", [5.0, 30.0])
 def test_a_face_that_leaves_survives_short_gaps_and_ends_after_the_timeout_at_any_rate(rate: float):
-    tracker = FaceTracker()
+    tracker = FaceTracker(TrackerParameters(timeout=1.0))
     seen = [[box_at(300, 300)]] * int(rate)  # one second
     gap_short = [[]] * int(0.5 * rate)
     history = run(tracker, seen + gap_short + seen + [[]] * int(1.5 * rate), rate)

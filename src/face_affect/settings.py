@@ -76,7 +76,7 @@ class Settings:
     track_confirm_hits: int = setting(
         3, "frames a face must be seen in before its track is confirmed", "frames", 1, 100
     )
-    track_timeout: float = setting(1.0, "a confirmed track not seen for this long ends", "s", 0.0, 60.0)
+    track_timeout: float = setting(1.5, "a confirmed track not seen for this long ends", "s", 0.0, 60.0)
     track_max_centre_distance: float = setting(
         1.0, "a box farther than this from a track's predicted box is not that face", "box sizes", 0.05, 10.0
     )
@@ -85,7 +85,7 @@ class Settings:
     )
     track_max_tracks: int = setting(100, "tracks kept at most; boxes beyond start none", "tracks", 1, 10000)
     gender_time_constant: float = setting(3.0, "time constant of the smoothed gender estimate", "s", 0.0, 600.0)
-    emotion_time_constant: float = setting(0.3, "time constant of the smoothed emotion estimate", "s", 0.0, 600.0)
+    emotion_time_constant: float = setting(0.5, "time constant of the smoothed emotion estimate", "s", 0.0, 600.0)
     other_time_constant: float = setting(
         1.0, "time constant of the smoothed estimates of `extra_models`", "s", 0.0, 600.0
     )

@@ -47,60 +47,62 @@ def new_track_id() -> str:
 
 
 class BoxFilter:
-    """A constant-velocity Kalman filter on a box's centre and size: ``[cx, cy, w, h]`` and their velocities.
+    """A Kalman filter on a box: its centre moves at a constant velocity, its size drifts.
 
-    Time steps are in seconds, and the process noise grows with them, so a track that
-    was not seen for a while has a wide uncertainty and a prediction that is trusted less.
+    State ``[cx, cy, w, h, vx, vy]``. Time steps are in seconds and the process noise grows
+    with them, so a track that was not seen for a while has a wide uncertainty. The size has
+    no velocity: a partly hidden face gives a box too small for a frame or two, and a size
+    velocity learnt from it would shrink the prediction further while the face is hidden.
+    A detection counts less the lower its score (a partial face scores low).
     """
 
-    # Standard deviations, as fractions of the box width: of a measured box, and of the
-    # acceleration (per second squared) that the constant-velocity model does not explain.
+    # Standard deviations, as fractions of the box width: of a measured box at score 1, of the
+    # acceleration (per second squared) that the constant-velocity model does not explain, and of
+    # the size's drift per square root of a second.
     MEASUREMENT_NOISE = 0.05
     ACCELERATION_NOISE = 2.0
+    SIZE_DRIFT = 0.3
 
     def __init__(self, box: FaceBox) -> None:
-        self.state = np.array([*box_centre_size(box), 0.0, 0.0, 0.0, 0.0])
+        self.state = np.array([*box_centre_size(box), 0.0, 0.0])
         size = max(box.width, 1)
-        self.covariance = np.diag([0.1, 0.1, 0.1, 0.1, 1.0, 1.0, 0.5, 0.5]) * size**2
-
-    def predicted(self, seconds: float) -> np.ndarray:
-        """The state ``seconds`` ahead, without changing the filter."""
-        transition = self.transition(seconds)
-        return transition @ self.state
+        self.covariance = np.diag([0.1, 0.1, 0.1, 0.1, 1.0, 1.0]) * size**2
 
     @staticmethod
     def transition(seconds: float) -> np.ndarray:
-        transition = np.eye(8)
-        transition[range(4), range(4, 8)] = seconds
+        transition = np.eye(6)
+        transition[0, 4] = transition[1, 5] = seconds
         return transition
+
+    def predicted(self, seconds: float) -> np.ndarray:
+        """The state ``seconds`` ahead, without changing the filter."""
+        return self.transition(seconds) @ self.state
 
     def predict(self, seconds: float) -> None:
         transition = self.transition(seconds)
         size = max(self.state[2], 1.0)
         acceleration = (self.ACCELERATION_NOISE * size) ** 2
-        # Piecewise-constant white acceleration, per coordinate.
-        position_variance = seconds**4 / 4 * acceleration
-        cross = seconds**3 / 2 * acceleration
-        velocity_variance = seconds**2 * acceleration
-        noise = np.zeros((8, 8))
-        for index in range(4):
-            noise[index, index] = position_variance
-            noise[index, index + 4] = noise[index + 4, index] = cross
-            noise[index + 4, index + 4] = velocity_variance
+        noise = np.zeros((6, 6))
+        for position, velocity in ((0, 4), (1, 5)):  # piecewise-constant white acceleration
+            noise[position, position] = seconds**4 / 4 * acceleration
+            noise[position, velocity] = noise[velocity, position] = seconds**3 / 2 * acceleration
+            noise[velocity, velocity] = seconds**2 * acceleration
+        noise[2, 2] = noise[3, 3] = seconds * (self.SIZE_DRIFT * size) ** 2
         self.state = transition @ self.state
         self.state[2:4] = np.maximum(self.state[2:4], 1.0)
         self.covariance = transition @ self.covariance @ transition.T + noise
 
     def correct(self, box: FaceBox) -> None:
         measurement = np.array(box_centre_size(box))
-        observation = np.zeros((4, 8))
+        observation = np.zeros((4, 6))
         observation[range(4), range(4)] = 1.0
-        noise = np.eye(4) * (self.MEASUREMENT_NOISE * max(box.width, 1)) ** 2
+        confidence = min(1.0, max(0.1, box.score)) if 0.0 < box.score <= 1.0 else 1.0
+        noise = np.eye(4) * (self.MEASUREMENT_NOISE * max(box.width, 1) / confidence) ** 2
         innovation = measurement - observation @ self.state
         innovation_covariance = observation @ self.covariance @ observation.T + noise
         gain = self.covariance @ observation.T @ np.linalg.inv(innovation_covariance)
         self.state = self.state + gain @ innovation
-        self.covariance = (np.eye(8) - gain @ observation) @ self.covariance
+        self.covariance = (np.eye(6) - gain @ observation) @ self.covariance
 
 
 def box_centre_size(box: FaceBox) -> tuple[float, float, float, float]:
@@ -221,6 +223,9 @@ class FaceTracker:
             )
             self.reset()
         boxes = self.valid_boxes(boxes, frame_size)
+        # Tracks past their timeout end before they can take a box: after a jump in time, the person
+        # at the same place may be someone else.
+        self.tracks = [track for track in self.tracks if timestamp - track.last_seen <= self.parameters.timeout]
         for track in self.tracks:
             track.filter.predict(timestamp - track.last_update)
             track.last_update = timestamp

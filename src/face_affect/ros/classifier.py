@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import cv2
 import numpy as np
 import rospy
 from sensor_msgs.msg import CompressedImage, Image
@@ -17,17 +18,19 @@ from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArra
 from face_affect.ros.images import BUFF_SIZE, ImageConverter, ImageError, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker, WorkerCounts
 from face_affect.ros.matching import StampMatcher
-from face_affect.ros.messages import affect_array, boxes_and_crops, heatmap_array
+from face_affect.ros.messages import FaceMessageError, TrackedFace, affect_array, heatmap_array, tracked_faces
 from face_affect.ros.node import (
     EnableService,
     describe_counts,
+    frame_seconds,
     log_worker_error,
     private_settings,
     publish_ready,
     start_diagnostics,
 )
 from face_affect.saliency import GuidedBackpropagation, explain_faces, face_panel
-from face_affect.types import FaceBox, FaceResult
+from face_affect.smoothing import PersonEstimates
+from face_affect.types import FaceResult
 
 
 class ClassifierNode(rospy.SubscribeListener):
@@ -51,6 +54,9 @@ class ClassifierNode(rospy.SubscribeListener):
         missing = [task for task in ("gender", "emotion") if task not in self.classifiers.classifiers]
         if missing:
             raise ModelError(f"FaceAffect messages need a model for {', '.join(missing)}")
+        self.estimates = PersonEstimates(
+            {task: classifier.labels for task, classifier in self.classifiers.classifiers.items()}, settings
+        )
         self.converter = ImageConverter()
         self.compressed = settings.compressed
         self.matcher = StampMatcher(settings.annotated_buffer)
@@ -74,6 +80,7 @@ class ClassifierNode(rospy.SubscribeListener):
             rospy.resolve_name("faces"),
             self.classifiers.model_files,
             self.enable,
+            lambda: {"active tracks": str(len(self.estimates))},
         )
         if settings.annotate:
             # Made last: its listener runs as soon as a watcher connects, which a watcher already
@@ -86,26 +93,49 @@ class ClassifierNode(rospy.SubscribeListener):
         return rospy.Subscriber("faces", FaceDetectionArray, self.worker.put, queue_size=1, buff_size=BUFF_SIZE)
 
     def process(self, message: FaceDetectionArray) -> None:
+        """Classifies the tracks that are due, updates each person's estimate, publishes the confirmed ones."""
         try:
-            boxes, crops = boxes_and_crops(message, self.converter)
-        except ImageError as error:
+            faces = tracked_faces(message, self.converter)
+        except (ImageError, FaceMessageError) as error:
             self.worker.counts.rejected += 1
             rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {rospy.resolve_name('faces')}: {error}")
             return
-        self.worker.counts.faces += len(boxes)
-        results: list[FaceResult] = []
-        if boxes:
-            results = self.classifiers.classify_crops(crops, boxes, message.faces[0].crop_margin)
+        timestamp = frame_seconds(message.header)
+        self.estimates.keep_only(face.track_id for face in faces)
+        due = [
+            face
+            for face in faces
+            if face.detected and self.estimates.needs_classification(face.track_id, face.box, face.confirmed, timestamp)
+        ]
+        if due:
+            boxes = [face.box for face in due]
+            probabilities = self.classifiers.probabilities([face.crop for face in due], boxes, message.crop_margin)
+            for index, face in enumerate(due):
+                per_task = {task: values[index] for task, values in probabilities.items()}
+                self.estimates.add(face.track_id, face.first_seen, face.box, per_task, timestamp)
+        self.worker.counts.faces += len(due)
+        results = [self.result(face) for face in faces if face.confirmed]
         self.results_publisher.publish(
             affect_array(message.header, results, self.classifiers.labels("gender"), self.classifiers.labels("emotion"))
         )
         if self.heatmaps_wanted():
-            crop_margin = message.faces[0].crop_margin if boxes else 0.0
-            self.publish_heatmaps(message.header, boxes, crops, crop_margin)
+            shown = [face for face in faces if face.confirmed and face.crop is not None]
+            self.publish_heatmaps(message.header, shown, message.crop_margin)
         if self.image_subscriber is not None:
             pair = self.matcher.add_results(stamp_key(message.header), results)
             if pair is not None:
                 self.annotate(*pair)
+
+    def result(self, face: TrackedFace) -> FaceResult:
+        person = self.estimates.people.get(face.track_id)
+        return FaceResult(
+            box=face.box,
+            attributes=self.estimates.smoothed(face.track_id),
+            track_id=face.track_id,
+            frame_attributes=dict(person.last_frame) if person else {},
+            first_seen=face.first_seen,
+            detected=face.detected,
+        )
 
     def heatmaps_wanted(self) -> bool:
         """True while a heatmap topic has a subscriber (or always); logs each change."""
@@ -122,10 +152,10 @@ class ClassifierNode(rospy.SubscribeListener):
                 rospy.loginfo(f"{rospy.get_name()}: heatmaps have no subscriber, no longer computed")
         return wanted
 
-    def publish_heatmaps(
-        self, header: Header, boxes: list[FaceBox], crops: list[np.ndarray], crop_margin: float
-    ) -> None:
-        """The maps of every face in one array; the rviz image only while it has a subscriber."""
+    def publish_heatmaps(self, header: Header, faces: list[TrackedFace], crop_margin: float) -> None:
+        """The maps of every detected, confirmed face in one array, named by track id; the rviz image
+        (one row per face, its track id written on it) only while it has a subscriber."""
+        boxes, crops = [face.box for face in faces], [face.crop for face in faces]
         start = time.perf_counter()
         drawn = self.heatmap_image_publisher.get_num_connections() > 0
         maps_per_task = []
@@ -134,8 +164,12 @@ class ClassifierNode(rospy.SubscribeListener):
             own_crops, maps = explain_faces(explainer, crops, boxes, crop_margin)
             maps_per_task.append((explainer.task, maps))
             if drawn:
-                panels.extend(face_panel(crop, gradient, 96) for crop, gradient in zip(own_crops, maps.gradients))
-        self.heatmaps_publisher.publish(heatmap_array(header, maps_per_task, self.converter))
+                panels.extend(
+                    labelled_panel(face_panel(crop, gradient, 96), f"{face.track_id} {explainer.task}: {name}")
+                    for face, crop, gradient, name in zip(faces, own_crops, maps.gradients, maps.class_names)
+                )
+        track_ids = [face.track_id for face in faces]
+        self.heatmaps_publisher.publish(heatmap_array(header, track_ids, maps_per_task, self.converter))
         if panels:
             self.heatmap_image_publisher.publish(self.converter.to_message(np.vstack(panels), "bgr8", header))
         self.heatmap_counts.processed += 1
@@ -231,3 +265,10 @@ def heatmap_explainers(classifiers: FaceClassifiers, tasks: list[str]) -> list[G
 
 def stamp_key(header: Header) -> tuple[int, int]:
     return (header.stamp.secs, header.stamp.nsecs)
+
+
+def labelled_panel(panel: np.ndarray, text: str) -> np.ndarray:
+    """A heatmap panel with a caption strip above it, so rviz shows whose map it is."""
+    strip = np.zeros((18, panel.shape[1], 3), np.uint8)
+    cv2.putText(strip, text, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    return np.vstack([strip, panel])

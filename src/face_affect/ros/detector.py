@@ -1,4 +1,9 @@
-"""``detector_node``: camera image in, faces with grey crops out."""
+"""``detector_node``: camera image in, tracked faces with grey crops out.
+
+The detector owns tracking: it has the frames, which re-detection around predicted boxes
+needs (``detection_interval``), and it is the one place that sees every frame, so ids
+stay the same whatever subscribes downstream.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,14 @@ from sensor_msgs.msg import CompressedImage, Image
 from face_affect.errors import FrameError
 from face_affect.msg import FaceDetectionArray
 from face_affect.pipeline import FaceAffectPipeline
+from face_affect.redetection import TrackingDetector
 from face_affect.ros.images import ImageConverter, ImageError, image_topic, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker
 from face_affect.ros.messages import detection_array
 from face_affect.ros.node import (
     EnableService,
     describe_counts,
+    frame_seconds,
     log_worker_error,
     private_settings,
     publish_ready,
@@ -31,6 +38,7 @@ class DetectorNode:
     def __init__(self) -> None:
         settings = private_settings()
         self.pipeline = FaceAffectPipeline.from_settings(settings)
+        self.detection = TrackingDetector.from_settings(self.pipeline.detector, settings)
         self.converter = ImageConverter()
         self.compressed = settings.compressed
         self.input_topic = image_topic(self.compressed)
@@ -40,28 +48,43 @@ class DetectorNode:
         self.subscriber: rospy.Subscriber | None = subscribe_image(self.compressed, self.worker.put)
         self.enable = EnableService(pause=self.pause, resume=self.resume)
         self.diagnostics = start_diagnostics(
-            settings, self.worker.counts, self.input_topic, self.pipeline.model_files, self.enable
+            settings,
+            self.worker.counts,
+            self.input_topic,
+            self.pipeline.model_files,
+            self.enable,
+            lambda: {"active tracks": str(len(self.detection.tracker.tracks))},
         )
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)
         rospy.loginfo(f"{rospy.get_name()}: detecting faces on {self.input_topic}")
 
     def process(self, message: Image | CompressedImage) -> bool:
-        """Detects and publishes; False (skipped) while nobody subscribes to ``faces``."""
+        """Detects, tracks and publishes; False (skipped) while nobody subscribes to ``faces``."""
         if not self.faces_wanted():
             return False
         try:
             image = self.converter.to_bgr(message)
-            boxes = self.pipeline.detect(image)
+            tracks = self.detection.update(image, frame_seconds(message.header))
         except (ImageError, FrameError) as error:
             self.worker.counts.rejected += 1
             rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {self.input_topic}: {error}")
             return True
-        crops = self.pipeline.face_crops(image, boxes)
-        self.publisher.publish(
-            detection_array(message.header, image.shape, boxes, crops, self.pipeline.crop_margin, self.converter)
+        detected = [track for track in tracks if track.detected]
+        crops = dict(
+            zip((track.track_id for track in detected), self.pipeline.face_crops(image, [t.box for t in detected]))
         )
-        self.worker.counts.faces += len(boxes)
+        self.publisher.publish(
+            detection_array(
+                message.header,
+                image.shape,
+                tracks,
+                [crops.get(track.track_id) for track in tracks],
+                self.pipeline.crop_margin,
+                self.converter,
+            )
+        )
+        self.worker.counts.faces += len(detected)
         return True
 
     def faces_wanted(self) -> bool:

@@ -58,6 +58,7 @@ def node_status(
     input_topic: str,
     model_files: Sequence[str],
     silent_after: float,
+    extra_values: dict[str, str] | None = None,
 ) -> DiagnosticStatus:
     """The status of one node over one window (no master needed, so it is unit-tested)."""
     input_rate, processed_rate = window.received / window.seconds, window.processed / window.seconds
@@ -95,6 +96,7 @@ def node_status(
         "rejected as malformed": str(window.rejected),
         "seconds since input": "never" if window.seconds_since_input is None else f"{window.seconds_since_input:.1f}",
     }
+    values.update(extra_values or {})
     values.update({f"model {index}": path for index, path in enumerate(model_files)})
     return DiagnosticStatus(
         level=level,
@@ -116,6 +118,7 @@ class NodeDiagnostics:
         is_enabled: Callable[[], bool],
         period: float,
         silent_after: float,
+        extra_values: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         if period <= 0:
             raise ValueError(f"diagnostics_period must be positive, got {period}")
@@ -124,6 +127,7 @@ class NodeDiagnostics:
         self.model_files = list(model_files)
         self.is_enabled = is_enabled
         self.silent_after = silent_after
+        self.extra_values = extra_values
         self.previous = replace(counts)
         self.previous_time = time.monotonic()
         self.publisher = rospy.Publisher("/diagnostics", DiagnosticArray, queue_size=2)
@@ -137,7 +141,13 @@ class NodeDiagnostics:
         )
         self.previous, self.previous_time = current, now
         status = node_status(
-            rospy.get_name(), window, self.is_enabled(), self.input_topic, self.model_files, self.silent_after
+            rospy.get_name(),
+            window,
+            self.is_enabled(),
+            self.input_topic,
+            self.model_files,
+            self.silent_after,
+            self.extra_values() if self.extra_values else None,
         )
         array = DiagnosticArray(status=[status])
         array.header.stamp = rospy.Time.now()

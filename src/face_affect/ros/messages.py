@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from sensor_msgs.msg import RegionOfInterest
+import rospy
+from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import Header
 
+from face_affect.cropping import crop_region
 from face_affect.msg import (
     FaceAffect,
     FaceAffectArray,
@@ -18,6 +22,7 @@ from face_affect.msg import (
 )
 from face_affect.ros.images import ImageConverter
 from face_affect.saliency import SaliencyMaps, heatmap_image
+from face_affect.tracking import Track
 from face_affect.types import Attribute, FaceBox, FaceResult
 
 
@@ -25,39 +30,122 @@ def region_of_interest(box: FaceBox) -> RegionOfInterest:
     return RegionOfInterest(x_offset=box.x, y_offset=box.y, width=box.width, height=box.height)
 
 
+MAX_FACES = 256
+"""Faces per message accepted at most: more is no camera's frame but a flood."""
+
+
+class FaceMessageError(ValueError):
+    """A ``FaceDetectionArray`` that no detector of ours sends: rejected, counted and logged."""
+
+
+@dataclass
+class TrackedFace:
+    """One face of a ``FaceDetectionArray``, as the classifier uses it."""
+
+    track_id: str
+    confirmed: bool
+    detected: bool
+    first_seen: float
+    box: FaceBox
+    crop: np.ndarray | None
+    """The grey crop at the array's margin; ``None`` while the track coasts."""
+
+
+def to_time(seconds: float) -> rospy.Time:
+    return rospy.Time.from_sec(max(0.0, seconds))
+
+
 def detection_array(
     header: Header,
     image_shape: Sequence[int],
-    boxes: Sequence[FaceBox],
-    crops: Sequence[np.ndarray],
+    tracks: Sequence[Track],
+    crops: Sequence[np.ndarray | None],
     crop_margin: float,
     converter: ImageConverter,
 ) -> FaceDetectionArray:
+    """The tracks of one frame; ``crops`` has one entry per track, ``None`` for a coasting one."""
     faces = [
         FaceDetection(
-            roi=region_of_interest(box),
-            score=box.score,
-            crop_margin=crop_margin,
-            crop=converter.to_message(crop, "mono8", header),
+            track_id=track.track_id,
+            confirmed=track.confirmed,
+            detected=track.detected,
+            first_seen=to_time(track.first_seen),
+            roi=region_of_interest(track.box),
+            score=track.box.score,
+            crop=converter.to_message(crop, "mono8", header) if crop is not None else Image(header=header),
         )
-        for box, crop in zip(boxes, crops)
+        for track, crop in zip(tracks, crops)
     ]
-    return FaceDetectionArray(header=header, image_height=image_shape[0], image_width=image_shape[1], faces=faces)
+    return FaceDetectionArray(
+        header=header,
+        image_height=image_shape[0],
+        image_width=image_shape[1],
+        crop_margin=crop_margin,
+        faces=faces,
+    )
 
 
-def boxes_and_crops(message: FaceDetectionArray, converter: ImageConverter) -> tuple[list[FaceBox], list[np.ndarray]]:
-    boxes = [
-        FaceBox(
-            x=face.roi.x_offset, y=face.roi.y_offset, width=face.roi.width, height=face.roi.height, score=face.score
-        )
-        for face in message.faces
-    ]
-    crops = [converter.to_mono8(face.crop) for face in message.faces]
-    return boxes, crops
+def expected_crop_size(box: FaceBox, crop_margin: float) -> tuple[int, int]:
+    """``(width, height)`` of the crop the detector cuts at ``crop_margin`` around ``box``."""
+    _, _, width, height = crop_region(box, crop_margin)
+    return width, height
+
+
+def tracked_faces(message: FaceDetectionArray, converter: ImageConverter) -> list[TrackedFace]:
+    """The faces of a message, checked: anything on the robot's network can publish there.
+
+    :class:`FaceMessageError` (or ``ImageError`` for a crop) names the first problem: too many
+    faces, a margin that is not finite or not in 0..2, a track id twice, a non-finite score,
+    an empty box or one outside the stated image, a crop whose size does not match its box
+    and the margin, or a crop that is not mono8.
+    """
+    if len(message.faces) > MAX_FACES:
+        raise FaceMessageError(f"{len(message.faces)} faces in one message (at most {MAX_FACES})")
+    margin = float(message.crop_margin)
+    if not math.isfinite(margin) or not 0.0 <= margin <= 2.0:
+        raise FaceMessageError(f"crop_margin {margin} is not in 0..2")
+    faces, seen = [], set()
+    for index, face in enumerate(message.faces):
+        where = f"face {index}"
+        if not face.track_id or face.track_id in seen:
+            raise FaceMessageError(f"{where}: track id {face.track_id!r} is empty or repeated")
+        seen.add(face.track_id)
+        if not math.isfinite(face.score):
+            raise FaceMessageError(f"{where}: score {face.score} is not finite")
+        roi = face.roi
+        if roi.width == 0 or roi.height == 0:
+            raise FaceMessageError(f"{where}: empty box {roi.width}x{roi.height}")
+        if roi.x_offset + roi.width > message.image_width or roi.y_offset + roi.height > message.image_height:
+            raise FaceMessageError(
+                f"{where}: box {roi.x_offset},{roi.y_offset} {roi.width}x{roi.height} leaves the "
+                f"{message.image_width}x{message.image_height} image"
+            )
+        box = FaceBox(x=roi.x_offset, y=roi.y_offset, width=roi.width, height=roi.height, score=face.score)
+        crop = None
+        if face.detected:
+            crop = converter.to_mono8(face.crop)
+            expected = expected_crop_size(box, margin)
+            if (crop.shape[1], crop.shape[0]) != expected:
+                raise FaceMessageError(
+                    f"{where}: crop {crop.shape[1]}x{crop.shape[0]} does not match its box and margin {expected}"
+                )
+        faces.append(TrackedFace(face.track_id, face.confirmed, face.detected, face.first_seen.to_sec(), box, crop))
+    return faces
 
 
 def probabilities_in_order(attribute: Attribute, labels: Sequence[str]) -> list[float]:
     return [float(attribute.probabilities[label]) for label in labels]
+
+
+def attribute_fields(prefix: str, attribute: Attribute | None, labels: Sequence[str]) -> dict[str, object]:
+    """``{prefix}``, ``{prefix}_confidence`` and ``{prefix}_probabilities`` of a FaceAffect; empty ones if unknown."""
+    if attribute is None:
+        return {prefix: "", f"{prefix}_confidence": 0.0, f"{prefix}_probabilities": []}
+    return {
+        prefix: attribute.label,
+        f"{prefix}_confidence": attribute.confidence,
+        f"{prefix}_probabilities": probabilities_in_order(attribute, labels),
+    }
 
 
 def affect_array(
@@ -66,19 +154,22 @@ def affect_array(
     gender_labels: Sequence[str],
     emotion_labels: Sequence[str],
 ) -> FaceAffectArray:
-    faces = [
-        FaceAffect(
-            id=index,
-            roi=region_of_interest(result.box),
-            gender=result.gender.label,
-            gender_confidence=result.gender.confidence,
-            gender_probabilities=probabilities_in_order(result.gender, gender_labels),
-            emotion=result.emotion.label,
-            emotion_confidence=result.emotion.confidence,
-            emotion_probabilities=probabilities_in_order(result.emotion, emotion_labels),
+    """Tracked results: ``attributes`` smoothed, ``frame_attributes`` per frame."""
+    faces = []
+    for result in results:
+        fields: dict[str, object] = {}
+        for task, labels in (("gender", gender_labels), ("emotion", emotion_labels)):
+            fields.update(attribute_fields(task, result.attributes.get(task), labels))
+            fields.update(attribute_fields(f"frame_{task}", (result.frame_attributes or {}).get(task), labels))
+        faces.append(
+            FaceAffect(
+                track_id=result.track_id or "",
+                first_seen=to_time(result.first_seen or 0.0),
+                detected=result.detected,
+                roi=region_of_interest(result.box),
+                **fields,
+            )
         )
-        for index, result in enumerate(results)
-    ]
     return FaceAffectArray(
         header=header,
         gender_labels=list(gender_labels),
@@ -88,18 +179,21 @@ def affect_array(
 
 
 def heatmap_array(
-    header: Header, maps_per_task: Sequence[tuple[str, SaliencyMaps]], converter: ImageConverter
+    header: Header,
+    track_ids: Sequence[str],
+    maps_per_task: Sequence[tuple[str, SaliencyMaps]],
+    converter: ImageConverter,
 ) -> FaceHeatmapArray:
-    """One mono8 heatmap per face and task; ``id`` is the face's index, as in ``affect_array``."""
+    """One mono8 heatmap per face and task, named by the face's track id."""
     heatmaps = [
         FaceHeatmap(
-            id=index,
+            track_id=track_id,
             task=task,
             class_name=class_name,
             heatmap=converter.to_message(heatmap_image(gradient), "mono8", header),
         )
         for task, maps in maps_per_task
-        for index, (gradient, class_name) in enumerate(zip(maps.gradients, maps.class_names))
+        for track_id, gradient, class_name in zip(track_ids, maps.gradients, maps.class_names)
     ]
     return FaceHeatmapArray(header=header, heatmaps=heatmaps)
 
@@ -111,7 +205,9 @@ def affect_array_to_json(message: FaceAffectArray) -> dict:
         "frame_id": message.header.frame_id,
         "faces": [
             {
-                "id": face.id,
+                "track_id": face.track_id,
+                "first_seen": face.first_seen.to_sec(),
+                "detected": face.detected,
                 "box": [face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height],
                 "gender": face.gender,
                 "gender_confidence": face.gender_confidence,
@@ -119,6 +215,11 @@ def affect_array_to_json(message: FaceAffectArray) -> dict:
                 "emotion": face.emotion,
                 "emotion_confidence": face.emotion_confidence,
                 "emotion_probabilities": dict(zip(message.emotion_labels, face.emotion_probabilities)),
+                "frame": {
+                    "gender": face.frame_gender,
+                    "emotion": face.frame_emotion,
+                    "emotion_probabilities": dict(zip(message.emotion_labels, face.frame_emotion_probabilities)),
+                },
             }
             for face in message.faces
         ],

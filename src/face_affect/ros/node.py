@@ -7,7 +7,7 @@ import threading
 from typing import Callable
 
 import rospy
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Header
 from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 
 from face_affect.errors import ModelError, SettingsError
@@ -57,12 +57,14 @@ def start_diagnostics(
     input_topic: str,
     files: list[str],
     enable: EnableService,
+    extra_values: Callable[[], dict[str, str]] | None = None,
 ) -> NodeDiagnostics:
     return NodeDiagnostics(
         counts,
         input_topic,
         files,
         lambda: enable.enabled,
+        extra_values=extra_values,
         period=settings.diagnostics_period,
         silent_after=settings.diagnostics_silent_after,
     )
@@ -93,3 +95,9 @@ def run_node(name: str, node_factory: Callable[[], object]) -> None:
         rospy.logfatal(f"{rospy.get_name()}: cannot start: {error}")
         sys.exit(1)
     rospy.spin()
+
+
+def frame_seconds(header: Header) -> float:
+    """The frame's time for tracking: its stamp, or the time of arrival for an unstamped frame."""
+    stamp = header.stamp.to_sec()
+    return stamp if stamp > 0 else rospy.get_time()

@@ -1,0 +1,164 @@
+"""Smoothing benchmark: per-frame against smoothed estimates on test faces rendered as camera clips.
+
+Each FER-2013 PrivateTest face (emotion) and UTKFace test face (gender) becomes a clip of
+1.5 s at 30 Hz: every frame the face moves by a sub-pixel amount and is scaled by up to
+10%, with sensor noise, slight blur, brightness flicker and JPEG compression. The
+classifier (the committed ONNX file, or ``--emotion-model`` / ``--gender-model``) labels
+every frame; :class:`face_affect.smoothing.SmoothedAttribute` smooths them with each
+time constant in ``--time-constants``. Reported per task and time constant:
+
+- accuracy of single frames, and of the smoothed estimate at the end of each clip;
+- label changes per second within a clip, per frame and smoothed (flicker);
+- responsiveness: clips whose face is replaced halfway by one of another class (both
+  labelled right by most of their own frames, so that model errors do not count as
+  delay); the median and 90th percentile time until the smoothed label is the new class.
+
+``python bench/smoothing.py [--faces N]``, results in ``bench/results/smoothing.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPOSITORY / "src"))
+
+from face_affect.classifiers import OnnxClassifier  # noqa: E402
+from face_affect.settings import MODELS_DIRECTORY, Settings  # noqa: E402
+from face_affect.smoothing import SmoothedAttribute  # noqa: E402
+from face_affect.training.datasets import load_dataset  # noqa: E402
+
+SHARED = REPOSITORY.parent / "shared" / "data"
+RATE = 30.0
+CLIP_SECONDS = 1.5
+NEVER = CLIP_SECONDS + 1 / RATE
+"""The delay given to a change the smoothed label did not follow within the clip's second half."""
+TASKS = {
+    "emotion": (MODELS_DIRECTORY / "emotion_mini_xception.onnx", SHARED / "fer2013.npz"),
+    "gender": (MODELS_DIRECTORY / "gender_mini_xception.onnx", SHARED / "gender_utkface.npz"),
+}
+
+
+def camera_frames(face: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` frames of one grey face as a camera sees a person who holds still: ``[count, H, W]`` uint8."""
+    height, width = face.shape
+    frames = np.empty((count, height, width), np.uint8)
+    centre = ((width - 1) / 2, (height - 1) / 2)
+    for index in range(count):
+        matrix = cv2.getRotationMatrix2D(centre, rng.uniform(-2, 2), 1 + rng.uniform(-0.1, 0.1))
+        matrix[:, 2] += rng.uniform(-1.0, 1.0, 2)
+        frame = cv2.warpAffine(face, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(0.3, 1.0))
+        frame = frame.astype(np.float32) * rng.uniform(0.85, 1.15) + rng.normal(0, 4, frame.shape)
+        frame = np.clip(frame, 0, 255).astype(np.uint8)
+        encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 90))])[1]
+        frames[index] = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    return frames
+
+
+def label_changes_per_second(labels: np.ndarray) -> float:
+    return float(np.count_nonzero(labels[1:] != labels[:-1]) / (len(labels) / RATE))
+
+
+def smoothed_labels(probabilities: np.ndarray, time_constant: float) -> np.ndarray:
+    attribute = SmoothedAttribute(tuple(str(index) for index in range(probabilities.shape[1])), time_constant)
+    labels = np.empty(len(probabilities), np.int64)
+    for index, values in enumerate(probabilities):
+        attribute.add(values, index / RATE)
+        labels[index] = int(np.argmax(attribute.probabilities()))
+    return labels
+
+
+def clip_probabilities(classifier: OnnxClassifier, faces: np.ndarray, frames: int, seed: int) -> np.ndarray:
+    """``[faces, frames, classes]`` probabilities of every frame of every face's clip."""
+    rng = np.random.default_rng(seed)
+    batches = [camera_frames(face, frames, rng)[:, None].astype(np.float32) for face in faces]
+    return np.stack([classifier.predict_batch(batch) for batch in batches])
+
+
+def measure(task: str, model: Path, data_path: Path, faces: int, time_constants: list[float]) -> dict:
+    classifier = OnnxClassifier(model)
+    data = load_dataset(data_path)
+    images, labels = data.images["test"], data.labels["test"]
+    order = np.random.default_rng(0).permutation(len(images))[:faces]
+    images, labels = images[order], labels[order]
+    frames = int(CLIP_SECONDS * RATE)
+    probabilities = clip_probabilities(classifier, images, frames, seed=1)
+    per_frame = probabilities.argmax(axis=2)
+    report = {
+        "model": model.name,
+        "faces": int(faces),
+        "frames_per_clip": frames,
+        "single_frame_accuracy": round(float((per_frame == labels[:, None]).mean()), 4),
+        "single_frame_changes_per_second": round(float(np.mean([label_changes_per_second(p) for p in per_frame])), 3),
+        "by_time_constant": {},
+    }
+    # Halfway changes: face a, then face b of another class, each labelled right by most of its own frames.
+    majority = np.array([np.bincount(row, minlength=probabilities.shape[2]).argmax() for row in per_frame])
+    right = np.flatnonzero(majority == labels)
+    rng = np.random.default_rng(2)
+    pairs = []
+    for first in rng.permutation(right)[: max(1, faces // 2)]:
+        others = right[labels[right] != labels[first]]
+        if len(others):
+            pairs.append((first, int(rng.choice(others))))
+    for time_constant in time_constants:
+        smoothed = np.stack([smoothed_labels(clip, time_constant) for clip in probabilities])
+        delays = []
+        for first, second in pairs:
+            joined = np.concatenate([probabilities[first], probabilities[second]])
+            after = smoothed_labels(joined, time_constant)[frames:]
+            hits = np.flatnonzero(after == labels[second])
+            delays.append(hits[0] / RATE if len(hits) else NEVER)
+        report["by_time_constant"][str(time_constant)] = {
+            "end_of_clip_accuracy": round(float((smoothed[:, -1] == labels).mean()), 4),
+            "changes_per_second": round(float(np.mean([label_changes_per_second(row) for row in smoothed])), 3),
+            "change_delay_median_s": round(float(np.median(delays)), 3),
+            "change_delay_p90_s": round(float(np.percentile(delays, 90)), 3),
+            "changes_never_followed": int(np.sum(np.array(delays) >= NEVER)),
+            "change_pairs": len(pairs),
+        }
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faces", type=int, default=600, help="test faces per task")
+    parser.add_argument("--emotion-model", type=Path, default=TASKS["emotion"][0])
+    parser.add_argument("--gender-model", type=Path, default=TASKS["gender"][0])
+    parser.add_argument("--time-constants", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0])
+    parser.add_argument("--output", type=Path, default=REPOSITORY / "bench" / "results" / "smoothing.json")
+    arguments = parser.parse_args()
+    cv2.setNumThreads(1)
+    models = {"emotion": arguments.emotion_model, "gender": arguments.gender_model}
+    results = {}
+    defaults = Settings()
+    for task, (_, data_path) in TASKS.items():
+        report = measure(task, models[task], data_path, arguments.faces, arguments.time_constants)
+        results[task] = report
+        print(
+            f"{task} ({report['model']}, {report['faces']} clips of {report['frames_per_clip']} frames): single frames "
+            f"{report['single_frame_accuracy']:.1%}, {report['single_frame_changes_per_second']:.2f} changes/s; "
+            f"default time constant {defaults.time_constant(task)} s"
+        )
+        print(f"  {'tau s':>6} {'end acc':>8} {'changes/s':>10} {'delay p50':>10} {'delay p90':>10} {'never':>6}")
+        for tau, row in report["by_time_constant"].items():
+            print(
+                f"  {tau:>6} {row['end_of_clip_accuracy']:>8.1%} {row['changes_per_second']:>10.3f}"
+                f" {row['change_delay_median_s']:>10.3f} {row['change_delay_p90_s']:>10.3f}"
+                f" {row['changes_never_followed']:>6}"
+            )
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written {arguments.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

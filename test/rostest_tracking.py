@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""rostest: people over time through the real graph (tracking.test), with the default tracking settings.
+
+Frames are published one at a time and each result is awaited, so none is dropped; their
+stamps advance by the camera period, which is the clock the tracker runs on.
+"""
+
+from __future__ import annotations
+
+import unittest
+
+import cv2
+import numpy as np
+import rospy
+import rostest
+from rostest_nodes import TIMEOUT, TWO_PEOPLE, StampedCollector, image_message, wait_until
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool
+
+from face_affect.msg import FaceAffectArray, FaceDetectionArray
+
+PERIOD = rospy.Duration(1 / 15)
+
+
+class TrackingTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        for node in ("detector", "classifier"):
+            rospy.wait_for_message(f"/face_affect/{node}/ready", Bool, timeout=TIMEOUT)
+        cls.photo = cv2.imread(f"{rospy.get_param('~frames')}/{TWO_PEOPLE}")
+        assert cls.photo is not None
+        cls.camera = rospy.Publisher(rospy.get_param("~image_topic"), Image, queue_size=10)
+        cls.faces = StampedCollector("/face_affect/faces", FaceDetectionArray)
+        cls.results = StampedCollector("/face_affect/results", FaceAffectArray)
+        wait_until(lambda: cls.camera.get_num_connections() >= 1, "the detector to subscribe the camera")
+        wait_until(lambda: cls.results.subscriber.get_num_connections() >= 1, "a connection to results")
+        cls.clock = rospy.Time.now()
+
+    def play(self, frames: list[np.ndarray]) -> list[tuple[FaceDetectionArray, FaceAffectArray]]:
+        """Each frame at the next camera stamp; its faces and results. A new scene starts 5 s later,
+        past every track's timeout."""
+        type(self).clock += rospy.Duration(5.0)
+        answered = []
+        for frame in frames:
+            type(self).clock += PERIOD
+            message = image_message(frame, "bgr8")
+            message.header.stamp, message.header.frame_id = self.clock, "test_camera"
+            self.camera.publish(message)
+            answered.append((self.faces.wait_for(self.clock), self.results.wait_for(self.clock)))
+        return answered
+
+    def test_a_moving_face_keeps_its_id_and_results_name_the_tracks_of_faces(self) -> None:
+        frames = [np.roll(self.photo, 6 * index, axis=1) for index in range(30)]
+        answered = self.play(frames)
+        self.assertEqual([len(results.faces) for _, results in answered[:2]], [0, 0], "confirmed from frame 3")
+        ids = [tuple(sorted(face.track_id for face in results.faces)) for _, results in answered[2:]]
+        self.assertEqual(set(ids), {ids[0]}, "the same two ids on every frame")
+        self.assertEqual(len(ids[0]), 2)
+        for faces, results in answered:
+            confirmed = [face.track_id for face in faces.faces if face.confirmed]
+            self.assertEqual([face.track_id for face in results.faces], confirmed)
+        first = answered[2][1].faces[0]
+        # Seconds as a double on the way: within a microsecond of the first frame's stamp.
+        self.assertAlmostEqual(first.first_seen.to_sec(), answered[0][1].header.stamp.to_sec(), delta=1e-6)
+
+    def test_two_faces_that_cross_keep_their_ids(self) -> None:
+        # The two men's faces (expected boxes grown by a margin), on a grey wall, moving towards each other.
+        patches = [self.photo[10:150, 120:250].copy(), self.photo[20:160, 430:560].copy()]
+        frames = []
+        for index in range(40):
+            canvas = np.full((376, 900, 3), 120, np.uint8)
+            left, right = 40 + 18 * index, 730 - 18 * index
+            canvas[100:240, left : left + 130] = patches[0]
+            canvas[120:260, right : right + 130] = patches[1]
+            frames.append(canvas)
+        answered = self.play(frames)
+        start = {face.track_id: face.roi.x_offset for face in answered[3][1].faces}
+        self.assertEqual(len(start), 2)
+        came_from_left = min(start, key=start.get)
+        end = {face.track_id: face.roi.x_offset for face in answered[-1][1].faces}
+        self.assertIn(came_from_left, end, f"the left face lost its id: {start} then {end}")
+        self.assertEqual(max(end, key=end.get), came_from_left, "the face from the left must now be on the right")
+        every_id = {face.track_id for _, results in answered for face in results.faces}
+        self.assertEqual(len(every_id), 2, f"ids switched: {every_id}")
+
+    def test_a_face_that_leaves_is_gone_after_the_timeout_and_empty_results_follow(self) -> None:
+        timeout = rospy.get_param("/face_affect/detector/track_timeout")
+        empty = np.full_like(self.photo, 120)
+        answered = self.play([self.photo] * 6 + [empty] * round((timeout + 1.0) * 15))
+        left_at = answered[5][1].header.stamp
+        for faces, results in answered[6:]:
+            age = (results.header.stamp - left_at).to_sec()
+            if age <= timeout - 0.2:
+                self.assertEqual(len(results.faces), 2, f"{age:.2f} s after leaving: still tracked")
+                self.assertFalse(any(face.detected for face in results.faces))
+            elif age > timeout + 0.1:
+                self.assertEqual(results.faces, [], f"{age:.2f} s after leaving: gone")
+                self.assertEqual(faces.faces, [])
+        self.assertEqual(
+            [results.header.stamp for _, results in answered], [faces.header.stamp for faces, _ in answered]
+        )
+
+
+if __name__ == "__main__":
+    rospy.init_node("rostest_tracking")
+    rostest.rosrun("face_affect", "tracking", TrackingTest)
