@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import pytest
 
 pytest.importorskip("rospy", reason="ROS 1 (rospy, cv_bridge) is not installed: the ROS adapters are not tested")
@@ -10,7 +13,7 @@ pytestmark = pytest.mark.ros
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
 
 from face_affect.ros.diagnostics import node_status, window_between  # noqa: E402
-from face_affect.ros.latest import WorkerCounts  # noqa: E402
+from face_affect.ros.latest import LatestMessageWorker, WorkerCounts  # noqa: E402
 
 MODELS = ["models/gender_mini_xception.onnx", "models/emotion_mini_xception.onnx"]
 
@@ -75,3 +78,49 @@ def test_a_paused_node_is_ok_and_says_so() -> None:
     result = status(counts, counts, enabled=False)
     assert (result.level, result.message) == (DiagnosticStatus.OK, "paused (~enable false)")
     assert values(result)["enabled"] == "false"
+
+
+def run_worker(handle, messages: int) -> WorkerCounts:
+    """The real worker, fed ``messages`` one at a time (each awaited, so none is dropped)."""
+    errors: list[Exception] = []
+    worker = LatestMessageWorker(handle, errors.append, name="test-worker")
+    try:
+        for index in range(messages):
+            worker.put(index)
+            deadline = time.monotonic() + 5.0
+            while worker.counts.processed + worker.counts.errors + worker.counts.skipped <= index:
+                assert time.monotonic() < deadline, "the worker stalled"
+                time.sleep(0.001)
+    finally:
+        worker.stop(timeout=1.0)
+    assert len(errors) == worker.counts.errors
+    return replace(worker.counts)
+
+
+def test_a_handler_that_fails_on_every_frame_is_an_error_with_its_message() -> None:
+    def fail(message: int) -> None:
+        raise RuntimeError(f"model output has the wrong shape (frame {message})")
+
+    counts = run_worker(fail, 10)
+    assert (counts.processed, counts.errors) == (0, 10)
+    counts.last_received = 99.9
+    result = status(WorkerCounts(), counts)
+    assert result.level == DiagnosticStatus.ERROR
+    assert result.message == "10 of 10 frames failed: RuntimeError: model output has the wrong shape (frame 9)"
+    assert values(result)["failed (errors)"] == "10"
+
+
+def test_one_failure_among_good_frames_warns_then_clears() -> None:
+    def fail_once(message: int) -> None:
+        if message == 3:
+            raise ValueError("a crop of 0 x 0 pixels")
+
+    counts = run_worker(fail_once, 20)
+    assert (counts.processed, counts.errors) == (19, 1)
+    counts.last_received = 99.9
+    warned = status(WorkerCounts(), counts)
+    assert warned.level == DiagnosticStatus.WARN
+    assert warned.message.startswith("1 of 20 frames failed: ValueError: a crop of 0 x 0 pixels; ")
+    later = replace(counts, received=counts.received + 30, processed=counts.processed + 30)
+    cleared = status(counts, later)
+    assert (cleared.level, values(cleared)["failed (errors)"]) == (DiagnosticStatus.OK, "0")

@@ -149,12 +149,15 @@ def test_worker_reports_errors_and_keeps_running() -> None:
 
     worker = LatestMessageWorker(handle, on_error=errors.append)
     worker.put("bad")
-    while worker.counts.processed < 1:
+    while worker.counts.errors < 1:
         threading.Event().wait(0.01)
     worker.put("good")
     assert handled.wait(5)
     worker.stop(timeout=5)
     assert [str(error) for error in errors] == ["bad frame"]
+    # The failure is an error, not a processed frame, and its text is kept for diagnostics.
+    assert (worker.counts.errors, worker.counts.processed) == (1, 1)
+    assert worker.counts.last_error == "ValueError: bad frame"
 
 
 @pytest.mark.parametrize("frame_first", [True, False])

@@ -21,9 +21,9 @@ from face_affect.ros.matching import StampMatcher
 from face_affect.ros.messages import FaceMessageError, TrackedFace, affect_array, heatmap_array, tracked_faces
 from face_affect.ros.node import (
     EnableService,
+    WorkerErrorLog,
     describe_counts,
     frame_seconds,
-    log_worker_error,
     private_settings,
     publish_ready,
     start_diagnostics,
@@ -71,7 +71,7 @@ class ClassifierNode(rospy.SubscribeListener):
         self.computing_heatmaps = False
         self.heatmaps_publisher = rospy.Publisher("heatmaps", FaceHeatmapArray, queue_size=2)
         self.heatmap_image_publisher = rospy.Publisher("heatmaps/image", Image, queue_size=1)
-        self.worker = LatestMessageWorker(self.process, log_worker_error, name="classifier")
+        self.worker = LatestMessageWorker(self.process, WorkerErrorLog(), name="classifier")
         self.faces_subscriber: rospy.Subscriber | None = self.subscribe_faces()
         self.enable = EnableService(pause=self.pause, resume=self.resume)
         self.diagnostics = start_diagnostics(

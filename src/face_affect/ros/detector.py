@@ -19,9 +19,9 @@ from face_affect.ros.latest import LatestMessageWorker
 from face_affect.ros.messages import detection_array
 from face_affect.ros.node import (
     EnableService,
+    WorkerErrorLog,
     describe_counts,
     frame_seconds,
-    log_worker_error,
     private_settings,
     publish_ready,
     start_diagnostics,
@@ -44,7 +44,7 @@ class DetectorNode:
         self.input_topic = image_topic(self.compressed)
         self.publisher = rospy.Publisher("faces", FaceDetectionArray, queue_size=5)
         self.publishing_faces = True  # until the first frame finds out
-        self.worker = LatestMessageWorker(self.process, log_worker_error, name="detector")
+        self.worker = LatestMessageWorker(self.process, WorkerErrorLog(), name="detector")
         self.subscriber: rospy.Subscriber | None = subscribe_image(self.compressed, self.worker.put)
         self.enable = EnableService(pause=self.pause, resume=self.resume)
         self.diagnostics = start_diagnostics(

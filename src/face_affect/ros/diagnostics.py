@@ -2,8 +2,10 @@
 
 One ``diagnostic_msgs/DiagnosticStatus`` per node and period: input and processing
 rates, time per frame, faces per frame, frames dropped as stale or rejected as
-malformed, and the model files in use. The level says what needs a look: WARN
-for a silent camera or bad frames, OK otherwise (also while paused by ``~enable``).
+malformed, frames whose processing failed, and the model files in use. The level says
+what needs a look: ERROR when most frames of the period failed, WARN for any failure, a
+silent camera or bad frames, OK otherwise (also while paused by ``~enable``); a failure's
+message is the last error's text.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Window:
     dropped: int
     skipped: int
     rejected: int
+    errors: int
+    last_error: str
     faces: int
     processing_seconds: float
     longest_seconds: float
@@ -44,6 +48,8 @@ def window_between(
         dropped=current.dropped - previous.dropped,
         skipped=current.skipped - previous.skipped,
         rejected=current.rejected - previous.rejected,
+        errors=current.errors - previous.errors,
+        last_error=current.last_error,
         faces=current.faces - previous.faces,
         processing_seconds=current.processing_seconds - previous.processing_seconds,
         longest_seconds=longest_seconds,
@@ -80,6 +86,12 @@ def node_status(
             if window.seconds_since_input is None
             else f"no input on {input_topic} for {window.seconds_since_input:.0f} s"
         )
+    elif window.errors and window.errors >= window.processed:
+        level = DiagnosticStatus.ERROR
+        message = f"{window.errors} of {window.errors + window.processed} frames failed: {window.last_error}"
+    elif window.errors:
+        level = DiagnosticStatus.WARN
+        message = f"{window.errors} of {window.errors + window.processed} frames failed: {window.last_error}; {summary}"
     elif window.rejected:
         level = DiagnosticStatus.WARN
         message = f"{window.rejected} bad input messages in {window.seconds:.0f} s (see the log); {summary}"
@@ -94,6 +106,8 @@ def node_status(
         "dropped as stale": str(window.dropped),
         "skipped (no subscriber)": str(window.skipped),
         "rejected as malformed": str(window.rejected),
+        "failed (errors)": str(window.errors),
+        "last error": window.last_error or "none",
         "seconds since input": "never" if window.seconds_since_input is None else f"{window.seconds_since_input:.1f}",
     }
     values.update(extra_values or {})

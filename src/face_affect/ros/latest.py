@@ -26,6 +26,8 @@ class WorkerCounts:
     longest_seconds: float = 0.0
     faces: int = 0
     rejected: int = 0
+    errors: int = 0  # the handler raised: a failure of ours, not of the input
+    last_error: str = ""
     last_received: float | None = None  # time.monotonic() of the newest message
 
     def take_longest(self) -> float:
@@ -42,7 +44,9 @@ class LatestMessageWorker:
     """Calls ``handle(message)`` for the newest message put, dropping ones never started.
 
     A handler that returns ``False`` had nothing to do: the message counts as skipped,
-    not processed, so the processing time stays that of real work.
+    not processed, so the processing time stays that of real work. A handler that raises
+    counts as an error (with its text in ``counts.last_error``), not as processed: a node
+    that fails on every frame must not look healthy.
     """
 
     def __init__(
@@ -89,7 +93,10 @@ class LatestMessageWorker:
                     self.counts.skipped += 1
                     continue
             except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
+                self.counts.errors += 1
+                self.counts.last_error = f"{type(error).__name__}: {error}"
                 self._on_error(error)
+                continue
             elapsed = time.perf_counter() - start
             self.counts.processed += 1
             self.counts.processing_seconds += elapsed

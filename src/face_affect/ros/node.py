@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import traceback
 from typing import Callable
 
 import rospy
@@ -78,8 +79,19 @@ def describe_counts(what: str, counts: WorkerCounts) -> str:
     )
 
 
-def log_worker_error(error: Exception) -> None:
-    rospy.logerr_throttle_identical(10.0, f"{rospy.get_name()}: {type(error).__name__}: {error}")
+class WorkerErrorLog:
+    """Logs a worker's failures: the first with its traceback, the rest as throttled one-line errors."""
+
+    def __init__(self) -> None:
+        self.logged_traceback = False
+
+    def __call__(self, error: Exception) -> None:
+        if not self.logged_traceback:
+            self.logged_traceback = True
+            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            rospy.logerr(f"{rospy.get_name()}: failed on a message (later failures in one line):\n{text}")
+            return
+        rospy.logerr_throttle_identical(10.0, f"{rospy.get_name()}: {type(error).__name__}: {error}")
 
 
 def run_node(name: str, node_factory: Callable[[], object]) -> None:
