@@ -29,11 +29,11 @@ CATKIN_INPUTS := package.xml CMakeLists.txt setup.py $(wildcard msg/*.msg script
 # Sourcing setup.bash reads unset variables, hence set +u around it.
 ROS_ENVIRONMENT := set +u; source $(WORKSPACE)/devel/setup.bash; set -u
 
-.PHONY: help demo test pytest rostest bench-ros lint system venv build clean
+.PHONY: help demo test pytest rostest test-pip test-install-space bench-ros lint system venv build clean
 
 help:
 	@echo "make demo   run detector + classifier on the bundled photos for $(DEMO_SECONDS) s, results in demo_output/"
-	@echo "make test   pytest, then the rostests"
+	@echo "make test   pytest, the rostests, a pip install in a clean venv and a catkin install space"
 	@echo "make lint   ruff check"
 	@echo "make bench-ros [BENCH_ARGS='--duration 600 --detector haar']  the real graph at 30 Hz VGA, bench/results/"
 	@echo "make bench-pipeline | bench-detection | bench-saliency | bench-cli  [BENCH_ARGS=...]  bench/<name>.py"
@@ -82,12 +82,22 @@ demo: build
 	@echo; echo "== demo summary =="; cat $(DEMO_OUTPUT)/summary.txt
 	@grep -q "^annotated: [1-9]" $(DEMO_OUTPUT)/summary.txt || { echo "demo: no annotated frames recorded"; exit 1; }
 
-# Both suites run even when the first fails, so every count is shown.
+# Every suite runs even when one fails, so every count is shown.
 test: build
 	@status=0; \
 	$(MAKE) --no-print-directory pytest || status=1; \
 	$(MAKE) --no-print-directory rostest || status=1; \
+	$(MAKE) --no-print-directory test-pip || status=1; \
+	$(MAKE) --no-print-directory test-install-space || status=1; \
 	exit $$status
+
+# The library user's path: pip install . into a clean venv, the CLI on a photo, the library-only tests.
+test-pip: system
+	bash $(REPOSITORY)/.ci/pip_install.sh
+
+# The ROS user's path: a catkin workspace with the committed tree, catkin_make install, the graph from install/.
+test-install-space: venv
+	bash $(REPOSITORY)/.ci/install_space.sh
 
 pytest: venv
 	PYTHONPATH=$(REPOSITORY)/src python3 -m pytest test
