@@ -5,7 +5,7 @@
 set -euo pipefail
 repository="$(cd "$(dirname "$0")/.." && pwd)"
 workspace="$(mktemp -d)"
-trap 'rm -rf "$workspace"' EXIT
+trap '[ -n "${KEEP_WORKSPACE:-}" ] || rm -rf "$workspace"' EXIT
 mkdir -p "$workspace/src"
 # A fresh copy of the committed tree (what a clone holds), links included.
 git -C "$repository" archive --format=tar --prefix=face_affect/ HEAD | tar -x -C "$workspace/src"
