@@ -26,4 +26,4 @@ timeout --signal=INT --kill-after=15 150 roslaunch --port=11421 face_affect demo
     output_dir:="$output" duration:=5 > launch.log 2>&1 || true
 grep -q "^results: [1-9]" "$output/summary.txt" 2>/dev/null || { tail -40 launch.log; echo "no results from install/"; exit 1; }
 head -3 "$output/summary.txt"
-echo "install space: the graph ran from $(dirname "$(rospack find face_affect)")"
+echo "install space: the graph ran from $workspace/install"

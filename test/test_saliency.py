@@ -31,13 +31,19 @@ def fer_test_faces() -> np.ndarray:
 
 
 def torch_guided_gradient(
-    network, batch: np.ndarray, classes: np.ndarray, dtype: str, flip_average: bool = False
+    network,
+    batch: np.ndarray,
+    classes: np.ndarray,
+    dtype: str,
+    flip_average: bool = False,
+    normalization: str = "scale",
 ) -> np.ndarray:
     """The reference: autograd through the training-time network in ``dtype``, each ReLU's
-    input gradient clamped at zero by a hook (Springenberg et al.'s guided rule)."""
+    input gradient clamped at zero by a hook (Springenberg et al.'s guided rule); a standardised
+    crop's mean and spread are detached, as the ONNX backward pass holds them fixed."""
     torch = pytest.importorskip("torch", reason="the training extra (torch) is not installed")
 
-    from face_affect.training.graph import InferenceGraph
+    from face_affect.training import graph
 
     network = copy.deepcopy(network).to(getattr(torch, dtype))
     hooks = [
@@ -47,7 +53,18 @@ def torch_guided_gradient(
     ]
     try:
         pixels = torch.from_numpy(batch.astype(dtype)).requires_grad_(True)
-        logits = InferenceGraph(network, flip_average).logits(pixels)
+        if normalization == "standardise":
+
+            def held_fixed(raw):
+                mean = raw.mean(dim=(1, 2, 3), keepdim=True).detach()
+                variance = ((raw - mean) ** 2).mean(dim=(1, 2, 3), keepdim=True).detach()
+                return (raw - mean) / torch.sqrt(variance + graph.STANDARDISATION_FLOOR)
+
+            logits = network(held_fixed(pixels))
+            if flip_average:
+                logits = (logits + network(held_fixed(torch.flip(pixels, dims=[3])))) / 2
+        else:
+            logits = graph.InferenceGraph(network, flip_average).logits(pixels)
         logits.gather(1, torch.from_numpy(classes)[:, None]).sum().backward()
     finally:
         for hook in hooks:
@@ -60,7 +77,9 @@ def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
     return float(np.abs(ours - reference).max() / np.abs(reference).max())
 
 
-def exported_network(architecture: str, size: int, path: Path, flip_average: bool = False):
+def exported_network(
+    architecture: str, size: int, path: Path, flip_average: bool = False, normalization: str = "scale"
+):
     """A freshly initialised network whose batch norms do something, exported to ``path``."""
     torch = pytest.importorskip("torch", reason="the training extra (torch) is not installed")
 
@@ -78,28 +97,29 @@ def exported_network(architecture: str, size: int, path: Path, flip_average: boo
                 module.bias.uniform_(-0.2, 0.2)
     network.eval()
     metadata = {"task": "emotion", "labels": EMOTION_LABELS, "crop_margin": [0.0, 0.0, 0.0, 0.0]}
-    export_onnx(network, path, (size, size), metadata, flip_average)
+    export_onnx(network, path, (size, size), metadata, flip_average, normalization)
     return network
 
 
 @pytest.mark.parametrize(
-    ("architecture", "size", "flip_average"),
+    ("architecture", "size", "flip_average", "normalization"),
     [
-        ("mini_xception", 48, False),
-        ("mini_xception", 48, True),
-        ("mini_xception", 64, False),
-        ("sequential_cnn", 48, False),
+        ("mini_xception", 48, False, "scale"),
+        ("mini_xception", 48, True, "scale"),
+        ("mini_xception", 64, False, "scale"),
+        ("sequential_cnn", 48, False, "scale"),
+        ("mini_xception", 48, True, "standardise"),
     ],
 )
 @pytest.mark.training
 def test_guided_gradient_matches_torch_autograd(
-    architecture: str, size: int, flip_average: bool, tmp_path: Path, fer_test_faces
+    architecture: str, size: int, flip_average: bool, normalization: str, tmp_path: Path, fer_test_faces
 ):
 
     import cv2
 
     path = tmp_path / f"{architecture}.onnx"
-    network = exported_network(architecture, size, path, flip_average)
+    network = exported_network(architecture, size, path, flip_average, normalization)
     explainer = GuidedBackpropagation(OnnxClassifier(path))
     # Sub-grey-level dither: in a saturated patch (FER faces have some) every max-pool window
     # ties, and which element wins depends on each library's rounding, not on the algorithm.
@@ -113,8 +133,8 @@ def test_guided_gradient_matches_torch_autograd(
         maps = explainer.explain_batch(batch, classes)
         if classes is not None:
             assert list(maps.classes) == classes
-        exact = torch_guided_gradient(network, batch, maps.classes, "float64", flip_average)
-        single = torch_guided_gradient(network, batch, maps.classes, "float32", flip_average)
+        exact = torch_guided_gradient(network, batch, maps.classes, "float64", flip_average, normalization)
+        single = torch_guided_gradient(network, batch, maps.classes, "float32", flip_average, normalization)
         for ours, reference, torch_single in zip(maps.gradients, exact, single):
             # A guided map jumps where a ReLU input or a max-pool race is within rounding of
             # its threshold: there float32 sides with either outcome, torch's own included.

@@ -13,22 +13,35 @@ import pytest
 torch = pytest.importorskip("torch", reason="the training extra (torch) is not installed")
 pytestmark = [pytest.mark.training, pytest.mark.data]
 
-from conftest import EMOTION_MODEL  # noqa: E402
+from conftest import EMOTION_MODEL, SHARED_DATA  # noqa: E402
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
-from face_affect.training.augmentation import AugmentationRanges, random_affine  # noqa: E402
+from face_affect.training.augmentation import (  # noqa: E402
+    AugmentationRanges,
+    CameraEffects,
+    random_affine,
+    random_camera_effects,
+)
 from face_affect.training.auxiliary import AUXILIARY_OUTPUTS  # noqa: E402
 from face_affect.training.datasets import (  # noqa: E402
     FER2013_CLASSES,
     LabelledSplits,
     load_dataset,
     load_fer2013_csv,
+    load_ferplus_votes,
     load_utkface_folder,
+    majority_labels,
     utkface_gender_to_ours,
+    with_extra_training_faces,
 )
 from face_affect.training.distillation import TeacherEnsemble, distillation_loss  # noqa: E402
 from face_affect.training.export import export_onnx, torch_probabilities  # noqa: E402
-from face_affect.training.graph import build_network  # noqa: E402
-from face_affect.training.train import TrainingConfig, train  # noqa: E402
+from face_affect.training.graph import NORMALIZATIONS, build_network  # noqa: E402
+from face_affect.training.selection import ValidationScore  # noqa: E402
+from face_affect.training.train import TrainingConfig, soft_targets, train  # noqa: E402
+
+FER2013 = SHARED_DATA / "fer2013.npz"
+FERPLUS = SHARED_DATA / "ferplus_votes.npz"
+GENDER = SHARED_DATA / "gender_utkface.npz"
 
 
 def test_fer2013_csv_rows_go_to_their_usage_split(tmp_path: Path):
@@ -108,7 +121,8 @@ def test_augmentation_keeps_shape_and_is_seeded():
 @pytest.mark.parametrize(
     ("architecture", "flip_average"), [("mini_xception", False), ("mini_xception", True), ("sequential_cnn", False)]
 )
-def test_onnx_export_matches_torch(tmp_path: Path, architecture: str, flip_average: bool):
+@pytest.mark.parametrize("normalization", ["scale", "standardise"])
+def test_onnx_export_matches_torch(tmp_path: Path, architecture: str, flip_average: bool, normalization: str):
     torch.manual_seed(0)
     network = build_network(architecture, 7)
     # Non-trivial batch-norm statistics, so parity covers the folded normalisation too.
@@ -119,14 +133,66 @@ def test_onnx_export_matches_torch(tmp_path: Path, architecture: str, flip_avera
     network.eval()
     path = tmp_path / "model.onnx"
     metadata = {"task": "emotion", "labels": list(FER2013_CLASSES), "crop_margin": [0, 0, 0, 0]}
-    export_onnx(network, path, (48, 48), metadata, flip_average)
+    export_onnx(network, path, (48, 48), metadata, flip_average, normalization)
     batch = np.random.default_rng(0).uniform(0, 255, (5, 1, 48, 48)).astype(np.float32)
     classifier = OnnxClassifier(path)
-    reference = torch_probabilities(network, batch, flip_average)
+    assert classifier.metadata["normalization"] == NORMALIZATIONS[normalization]
+    reference = torch_probabilities(network, batch, flip_average, normalization)
     assert np.abs(classifier.predict_batch(batch) - reference).max() < 1e-5
     assert "GlobalAveragePool" in {node.op_type for node in onnx.load(str(path)).graph.node}
     if flip_average:  # a face and its mirror image then score alike
         np.testing.assert_allclose(classifier.predict_batch(batch[..., ::-1].copy()), reference, atol=1e-5)
+    if normalization == "standardise":  # a crop's exposure and contrast no longer matter
+        darker = batch * 0.3 + 10
+        np.testing.assert_allclose(classifier.predict_batch(darker), classifier.predict_batch(batch), atol=2e-3)
+
+
+def test_camera_effects_change_most_crops_keep_their_shape_and_are_seeded():
+    faces = np.load(FER2013)["x_val"][:64]
+    effects = CameraEffects(probability=0.3)
+    first = random_camera_effects(faces, effects, np.random.default_rng(5))
+    again = random_camera_effects(faces, effects, np.random.default_rng(5))
+    assert first.dtype == np.uint8 and first.shape == faces.shape
+    np.testing.assert_array_equal(first, again)
+    changed = (first != faces).any(axis=(1, 2)).mean()
+    assert 0.6 < changed < 1.0, changed
+    assert random_camera_effects(faces, CameraEffects(), np.random.default_rng(5)) is faces
+
+
+def test_ferplus_votes_are_mapped_to_fer2013_classes_and_mixed_into_the_targets():
+    data = load_ferplus_votes(FERPLUS, load_dataset(FER2013))
+    votes = data.votes["test"]
+    assert votes.shape == (3589, 7)
+    majority = majority_labels(votes)
+    voted = majority >= 0
+    assert 3400 < voted.sum() < 3589  # NF, unknown and contempt majorities have no FER-2013 class
+    agreement = (majority[voted] == data.labels["test"][voted]).mean()
+    assert 0.55 < agreement < 0.7  # FER-2013 and FER+ disagree on about a third of the faces
+    config = TrainingConfig(label_smoothing=0.0, vote_weight=0.5)
+    labels = torch.tensor([3, 3])
+    crowd = torch.tensor([[0.0, 0, 0, 8, 0, 0, 2], [0.0] * 7])
+    targets = soft_targets(labels, crowd, 7, config)
+    np.testing.assert_allclose(targets[0].numpy(), [0, 0, 0, 0.9, 0, 0, 0.1], atol=1e-6)
+    np.testing.assert_allclose(targets[1].numpy(), np.eye(7)[3], atol=1e-6)  # no votes: the label alone
+
+
+def test_extra_training_faces_go_to_train_only():
+    data = with_extra_training_faces(SHARED_DATA / "gender_utkface_extra.npz", load_dataset(GENDER))
+    assert len(data.images["train"]) == 7600 + 10792
+    assert (len(data.images["val"]), len(data.images["test"])) == (950, 950)
+    assert len(data.extra["train"]["race"]) == len(data.labels["train"])
+
+
+def test_robust_selection_scores_clean_crowd_and_corrupted_accuracy():
+    data = load_ferplus_votes(FERPLUS, load_dataset(FER2013))
+    score = ValidationScore(data, "robust")
+    figures = score(lambda images: np.full(len(images), 3))  # always "happy"
+    assert set(figures) == {"accuracy", "ferplus_accuracy", "corrupted_mean", "corrupted_worst", "score"}
+    assert figures["accuracy"] == pytest.approx((data.labels["val"] == 3).mean())
+    assert figures["score"] == pytest.approx(
+        np.mean([figures["accuracy"], figures["ferplus_accuracy"], figures["corrupted_mean"]])
+    )
+    assert set(ValidationScore(data, "clean")(lambda images: np.zeros(len(images), int))) == {"accuracy", "score"}
 
 
 def test_committed_emotion_model_is_small():
