@@ -1,7 +1,10 @@
 """Per-stage cost of the library pipeline on one core: p50 and p99 in ms, as a table and JSON.
 
 Frames are moving 640x480 windows over the photos in ../shared/data/photos (a pan,
-not one photo repeated), chosen to hold 0, 1 or 4 faces, and 1280x960 windows.
+not one photo repeated), chosen to hold 0, 1 or 4 faces, and 1280x960 windows. The
+same frames at 30 Hz also go through ``face_affect.video.VideoPipeline`` (tracking,
+detection and classification on their schedules) with the default settings or
+``--set KEY=VALUE``: its mean cost per frame is what a camera's stream costs.
 Run on a quiet machine: ``PYTHONPATH=src .venv/bin/python bench/pipeline.py``.
 """
 
@@ -24,7 +27,8 @@ from face_affect.pipeline import FaceAffectPipeline
 from face_affect.ros.images import ImageConverter
 from face_affect.ros.messages import affect_array
 from face_affect.saliency import GuidedBackpropagation
-from face_affect.settings import SOURCE_ROOT
+from face_affect.settings import SOURCE_ROOT, load_settings, parse_assignment
+from face_affect.video import VideoPipeline
 
 PHOTOS = SOURCE_ROOT.parent / "shared" / "data" / "photos"
 # (photo, scale, window centre in scaled pixels) giving the face counts named.
@@ -120,7 +124,7 @@ def measure_scene(
                 explainer.explain(model_crops(pipeline.classifiers["emotion"], crops, boxes, margin))
         results = pipeline.classify(frame, boxes)
         with watches["results message"]:
-            affect_array(message.header, results, pipeline.gender_labels, pipeline.emotion_labels).serialize(
+            affect_array(message.header, results, pipeline.labels("gender"), pipeline.labels("emotion")).serialize(
                 io.BytesIO()
             )
         with watches["drawing"]:
@@ -151,22 +155,46 @@ def measure_per_face(pipeline: FaceAffectPipeline, repeats: int) -> dict[str, ob
     return report
 
 
+def measure_stream(pipeline: FaceAffectPipeline, settings, frames: list[np.ndarray]) -> dict[str, float]:
+    """Mean and p99 ms per frame of the tracked video pipeline over ``frames`` at 30 Hz (twice: the
+    pan and back), and the share of frames with a full-frame detection."""
+    video = VideoPipeline(pipeline, settings)
+    samples = []
+    for index, frame in enumerate(frames + frames[::-1]):
+        started = time.perf_counter()
+        video.process(frame, index / 30)
+        samples.append(time.perf_counter() - started)
+    samples = samples[WARM_UP_FRAMES:]
+    detection = video.detection
+    return {
+        "mean": round(1e3 * float(np.mean(samples)), 3),
+        **percentiles(samples),
+        "full_detection_share": round(
+            detection.full_detections / (detection.full_detections + detection.redetections), 3
+        ),
+        "classified_faces_per_frame": round(video.classified_faces / len(frames) / 2, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200, help="frames per scene")
     parser.add_argument("--detector", default=None, help="override the configured detector")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting for the stream")
     parser.add_argument("--output", type=Path, default=SOURCE_ROOT / "bench" / "results" / "pipeline.json")
     arguments = parser.parse_args()
     cv2.setNumThreads(1)
-    overrides = {"onnx_threads": 1}
+    overrides = {"onnx_threads": 1, **dict(map(parse_assignment, arguments.set))}
     if arguments.detector:
         overrides["detector"] = arguments.detector
-    pipeline = FaceAffectPipeline.from_settings(overrides)
+    settings = load_settings(overrides=overrides)
+    pipeline = FaceAffectPipeline.from_settings(settings)
     explainer = GuidedBackpropagation(pipeline.classifiers["emotion"])
     report: dict[str, object] = {"detector": type(pipeline.detector).__name__}
     for name, (photo, scale, centre, size) in SCENES.items():
         frames = moving_windows(photo, scale, centre, size, arguments.frames)
         report[name] = measure_scene(pipeline, explainer, frames)
+        report[name]["stream"] = measure_stream(pipeline, settings, frames)
     report.update(measure_per_face(pipeline, repeats=arguments.frames * 5))
     print(f"detector: {report['detector']}, one thread, ms p50 / p99; total = {' + '.join(PIPELINE_STAGES)}")
     columns = (*STAGES, "total")
@@ -175,6 +203,15 @@ def main() -> None:
         scene = report[name]
         cells = " ".join(f"{scene[column]['p50']:7.2f} / {scene[column]['p99']:5.2f}" for column in columns)
         print(f"{name:14} {scene['faces_per_frame']:5} {cells}")
+    print(f"stream (VideoPipeline at 30 Hz, {' '.join(arguments.set) or 'default settings'}): ms per frame")
+    for name in SCENES:
+        stream = report[name]["stream"]
+        print(
+            f"{name:14} mean {stream['mean']:6.2f}  p50 {stream['p50']:6.2f}  p99 {stream['p99']:6.2f}  "
+            f"full detections {stream['full_detection_share']:.0%}  classified faces/frame "
+            f"{stream['classified_faces_per_frame']:.2f}"
+        )
+    report["stream_settings"] = dict(map(parse_assignment, arguments.set))
     for key in ("both_models_per_face_batch_1", "both_models_per_face_batch_8"):
         print(f"{key}: {report[key]['p50']:.3f} / {report[key]['p99']:.3f} ms")
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
