@@ -66,11 +66,14 @@ def label_changes_per_second(labels: np.ndarray) -> float:
     return float(np.count_nonzero(labels[1:] != labels[:-1]) / (len(labels) / RATE))
 
 
-def smoothed_labels(probabilities: np.ndarray, time_constant: float) -> np.ndarray:
+def smoothed_labels(probabilities: np.ndarray, time_constant: float, every: int = 1) -> np.ndarray:
+    """The smoothed label after each frame, classifying every ``every``-th frame only
+    (``classification_interval``); the label stands in between."""
     attribute = SmoothedAttribute(tuple(str(index) for index in range(probabilities.shape[1])), time_constant)
     labels = np.empty(len(probabilities), np.int64)
     for index, values in enumerate(probabilities):
-        attribute.add(values, index / RATE)
+        if index % every == 0:
+            attribute.add(values, index / RATE)
         labels[index] = int(np.argmax(attribute.probabilities()))
     return labels
 
@@ -82,7 +85,7 @@ def clip_probabilities(classifier: OnnxClassifier, faces: np.ndarray, frames: in
     return np.stack([classifier.predict_batch(batch) for batch in batches])
 
 
-def measure(task: str, model: Path, data_path: Path, faces: int, time_constants: list[float]) -> dict:
+def measure(task: str, model: Path, data_path: Path, faces: int, time_constants: list[float], every: int = 1) -> dict:
     classifier = OnnxClassifier(model)
     data = load_dataset(data_path)
     images, labels = data.images["test"], data.labels["test"]
@@ -93,6 +96,7 @@ def measure(task: str, model: Path, data_path: Path, faces: int, time_constants:
     per_frame = probabilities.argmax(axis=2)
     report = {
         "model": model.name,
+        "classified_every_frames": every,
         "faces": int(faces),
         "frames_per_clip": frames,
         "single_frame_accuracy": round(float((per_frame == labels[:, None]).mean()), 4),
@@ -109,11 +113,11 @@ def measure(task: str, model: Path, data_path: Path, faces: int, time_constants:
         if len(others):
             pairs.append((first, int(rng.choice(others))))
     for time_constant in time_constants:
-        smoothed = np.stack([smoothed_labels(clip, time_constant) for clip in probabilities])
+        smoothed = np.stack([smoothed_labels(clip, time_constant, every) for clip in probabilities])
         delays = []
         for first, second in pairs:
             joined = np.concatenate([probabilities[first], probabilities[second]])
-            after = smoothed_labels(joined, time_constant)[frames:]
+            after = smoothed_labels(joined, time_constant, every)[frames:]
             hits = np.flatnonzero(after == labels[second])
             delays.append(hits[0] / RATE if len(hits) else NEVER)
         report["by_time_constant"][str(time_constant)] = {
@@ -133,6 +137,9 @@ def main() -> int:
     parser.add_argument("--emotion-model", type=Path, default=TASKS["emotion"][0])
     parser.add_argument("--gender-model", type=Path, default=TASKS["gender"][0])
     parser.add_argument("--time-constants", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0])
+    parser.add_argument(
+        "--classification-interval", type=float, default=0.0, help="s between classifications (0: every frame)"
+    )
     parser.add_argument("--output", type=Path, default=REPOSITORY / "bench" / "results" / "smoothing.json")
     arguments = parser.parse_args()
     cv2.setNumThreads(1)
@@ -140,7 +147,8 @@ def main() -> int:
     results = {}
     defaults = Settings()
     for task, (_, data_path) in TASKS.items():
-        report = measure(task, models[task], data_path, arguments.faces, arguments.time_constants)
+        every = max(1, round(arguments.classification_interval * RATE))
+        report = measure(task, models[task], data_path, arguments.faces, arguments.time_constants, every)
         results[task] = report
         print(
             f"{task} ({report['model']}, {report['faces']} clips of {report['frames_per_clip']} frames): single frames "

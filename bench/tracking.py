@@ -195,7 +195,7 @@ def run_sequence(name: str, settings: Settings, drop: float, jitter: float) -> d
         )
         # motmetrics 1.4 takes numbers as ids.
         people = [int(person[1:]) for person in frame.truth]
-        accumulator.update(people, [int(track.track_id.split("_")[1]) for track in tracks], distances)
+        accumulator.update(people, [int(track.track_id.rsplit("_", 1)[1]) for track in tracks], distances)
     summary = motmetrics.metrics.create().compute(
         accumulator, metrics=["idf1", "mota", "num_switches", "num_frames", "num_unique_objects"], name=name
     )

@@ -11,8 +11,8 @@ A :class:`Track` is one person's face over time. Each frame, :meth:`FaceTracker.
 Its lifecycle is in seconds, so it behaves the same at 5 Hz and 30 Hz: a track is
 *confirmed* (REP-155's "tracked") once seen in ``confirm_hits`` frames, a track not yet
 confirmed ends at its first miss, and a confirmed one survives misses until it has not
-been seen for ``timeout`` seconds. Ids are strings (as REP-155 asks), unique for the
-life of the process and never reused, even across :meth:`FaceTracker.reset`.
+been seen for ``timeout`` seconds. Ids are strings (as REP-155 asks), never reused, even
+across :meth:`FaceTracker.reset` or a restarted process (:func:`new_track_id`).
 
 Bad input never crashes it and never lets one id point to two people: boxes that are
 empty, not finite or outside the frame are dropped (counted in ``rejected_boxes``), and
@@ -25,6 +25,8 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import secrets
+import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -40,10 +42,13 @@ UNMATCHABLE = 1e6
 """Assignment cost of a pair outside the gates; such pairs are never kept."""
 _IDS = itertools.count(1)
 """Process-wide, so two trackers (or one reset) never hand out the same id."""
+_PROCESS = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
+"""Random per process, so a respawned detector never hands out an id its predecessor used."""
 
 
 def new_track_id() -> str:
-    return f"face_{next(_IDS)}"
+    """``<process>_<n>``, e.g. ``qkzfa_12``: unique across processes and never reused within one."""
+    return f"{_PROCESS}_{next(_IDS)}"
 
 
 class BoxFilter:
