@@ -215,7 +215,7 @@ def test_frame_quality_weighs_small_and_weak_faces_less():
 @pytest.mark.data
 def test_the_video_pipeline_keeps_both_people_through_a_pan():
     photo = load_photo("face_recognition_two_people.jpg")
-    video = VideoPipeline.from_settings({})
+    video = VideoPipeline.from_settings({"detection_interval": 0.0})  # a newcomer is found at once
     ids_per_frame = []
     for index in range(45):
         x = 40 + 10 * index

@@ -93,7 +93,7 @@ class Settings:
         60, "faces this wide or wider count fully in a smoothed estimate", "px", 1, 10000
     )
     detection_interval: float = setting(
-        0.0,
+        0.2,
         "full-frame detection at most this often; in between, faces are re-detected around their predicted boxes",
         "s",
         0.0,
@@ -103,7 +103,7 @@ class Settings:
         0.5, "region re-detected around a predicted box, grown by this on each side", "box sizes", 0.1, 5.0
     )
     classification_interval: float = setting(
-        0.0, "a confirmed, steady track is re-classified at most this often", "s", 0.0, 60.0
+        0.2, "a confirmed, steady track is re-classified at most this often", "s", 0.0, 60.0
     )
     compressed: bool = setting(False, "subscribe to `<image>/compressed`", ros=True)
     annotated_buffer: int = setting(

@@ -19,14 +19,15 @@ re-classified at most every ``classification_interval`` seconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from face_affect.geometry import box_iou
 from face_affect.settings import DEFAULTS, Settings
-from face_affect.types import Attribute, FaceBox
+from face_affect.types import Attribute, FaceBox, FaceResult
 
 LOG_FLOOR = math.log(1e-6)
 """Log-probabilities are clipped here, so one frame's certain "no" cannot veto a class forever."""
@@ -38,6 +39,16 @@ EVIDENCE_SECONDS = 1.0
 """Clear frames covering this long (or one time constant, if shorter) give an estimate its full confidence."""
 STEADY_IOU = 0.7
 """A track whose box overlaps the box it was last classified at by less than this has moved: re-classified."""
+
+
+class TrackedBox(Protocol):
+    """What a track offers: a ``Track`` in the library, a ``TrackedFace`` from a ROS message."""
+
+    track_id: str
+    box: FaceBox
+    first_seen: float
+    confirmed: bool
+    detected: bool
 
 
 def frame_quality(box: FaceBox, full_weight_width: int = DEFAULTS.full_weight_face_width) -> float:
@@ -145,6 +156,14 @@ class PersonEstimates:
             return True
         return person.classified_box is None or box_iou(person.classified_box, box) < STEADY_IOU
 
+    def due(self, faces: Iterable[TrackedBox], timestamp: float) -> list[TrackedBox]:
+        """The faces found in this frame whose track needs classifying now."""
+        return [
+            face
+            for face in faces
+            if face.detected and self.needs_classification(face.track_id, face.box, face.confirmed, timestamp)
+        ]
+
     def add(
         self, track_id: str, first_seen: float, box: FaceBox, probabilities: dict[str, np.ndarray], timestamp: float
     ) -> PersonEstimate:
@@ -156,6 +175,24 @@ class PersonEstimates:
             person.last_frame[task] = Attribute.from_probabilities(values, self.labels[task])
         person.classified_at, person.classified_box = timestamp, box
         return person
+
+    def add_batch(self, faces: Sequence[TrackedBox], probabilities: dict[str, np.ndarray], timestamp: float) -> None:
+        """:meth:`add` for each face of a batch the classifiers ran on (``probabilities[task][index]``)."""
+        for index, face in enumerate(faces):
+            per_task = {task: values[index] for task, values in probabilities.items()}
+            self.add(face.track_id, face.first_seen, face.box, per_task, timestamp)
+
+    def result(self, face: TrackedBox) -> FaceResult:
+        """The face as a result: its smoothed estimates, and the last per-frame ones beside them."""
+        person = self.people.get(face.track_id)
+        return FaceResult(
+            box=face.box,
+            attributes=self.smoothed(face.track_id),
+            track_id=face.track_id,
+            frame_attributes=dict(person.last_frame) if person else {},
+            first_seen=face.first_seen,
+            detected=face.detected,
+        )
 
     def smoothed(self, track_id: str) -> dict[str, Attribute]:
         person = self.people.get(track_id)

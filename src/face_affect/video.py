@@ -13,7 +13,6 @@ from face_affect.pipeline import FaceAffectPipeline
 from face_affect.redetection import TrackingDetector
 from face_affect.settings import Settings, as_settings
 from face_affect.smoothing import PersonEstimates
-from face_affect.tracking import Track
 from face_affect.types import FaceResult
 
 
@@ -49,30 +48,12 @@ class VideoPipeline:
     def process(self, frame: np.ndarray, timestamp: float) -> list[FaceResult]:
         tracks = self.detection.update(frame, timestamp)
         self.estimates.keep_only(track.track_id for track in tracks)
-        due = [
-            track
-            for track in tracks
-            if track.detected
-            and self.estimates.needs_classification(track.track_id, track.box, track.confirmed, timestamp)
-        ]
+        due = self.estimates.due(tracks, timestamp)
         if due:
             boxes = [track.box for track in due]
             probabilities = self.pipeline.probabilities(
                 self.pipeline.face_crops(frame, boxes), boxes, self.pipeline.crop_margin
             )
-            for index, track in enumerate(due):
-                per_task = {task: values[index] for task, values in probabilities.items()}
-                self.estimates.add(track.track_id, track.first_seen, track.box, per_task, timestamp)
+            self.estimates.add_batch(due, probabilities, timestamp)
             self.classified_faces += len(due)
-        return [self.result(track) for track in tracks if track.confirmed]
-
-    def result(self, track: Track) -> FaceResult:
-        person = self.estimates.people.get(track.track_id)
-        return FaceResult(
-            box=track.box,
-            attributes=self.estimates.smoothed(track.track_id),
-            track_id=track.track_id,
-            frame_attributes=dict(person.last_frame) if person else {},
-            first_seen=track.first_seen,
-            detected=track.detected,
-        )
+        return [self.estimates.result(track) for track in tracks if track.confirmed]

@@ -102,19 +102,13 @@ class ClassifierNode(rospy.SubscribeListener):
             return
         timestamp = frame_seconds(message.header)
         self.estimates.keep_only(face.track_id for face in faces)
-        due = [
-            face
-            for face in faces
-            if face.detected and self.estimates.needs_classification(face.track_id, face.box, face.confirmed, timestamp)
-        ]
+        due = self.estimates.due(faces, timestamp)
         if due:
             boxes = [face.box for face in due]
             probabilities = self.classifiers.probabilities([face.crop for face in due], boxes, message.crop_margin)
-            for index, face in enumerate(due):
-                per_task = {task: values[index] for task, values in probabilities.items()}
-                self.estimates.add(face.track_id, face.first_seen, face.box, per_task, timestamp)
+            self.estimates.add_batch(due, probabilities, timestamp)
         self.worker.counts.faces += len(due)
-        results = [self.result(face) for face in faces if face.confirmed]
+        results = [self.estimates.result(face) for face in faces if face.confirmed]
         self.results_publisher.publish(
             affect_array(message.header, results, self.classifiers.labels("gender"), self.classifiers.labels("emotion"))
         )
@@ -125,17 +119,6 @@ class ClassifierNode(rospy.SubscribeListener):
             pair = self.matcher.add_results(stamp_key(message.header), results)
             if pair is not None:
                 self.annotate(*pair)
-
-    def result(self, face: TrackedFace) -> FaceResult:
-        person = self.estimates.people.get(face.track_id)
-        return FaceResult(
-            box=face.box,
-            attributes=self.estimates.smoothed(face.track_id),
-            track_id=face.track_id,
-            frame_attributes=dict(person.last_frame) if person else {},
-            first_seen=face.first_seen,
-            detected=face.detected,
-        )
 
     def heatmaps_wanted(self) -> bool:
         """True while a heatmap topic has a subscriber (or always); logs each change."""
