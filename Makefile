@@ -99,8 +99,9 @@ test-pip: system
 test-install-space: venv
 	bash $(REPOSITORY)/.ci/install_space.sh
 
-pytest: venv
-	PYTHONPATH=$(REPOSITORY)/src python3 -m pytest test
+# The devel space first: it holds the generated face_affect.msg, and its face_affect extends to src/.
+pytest: build
+	$(ROS_ENVIRONMENT); PYTHONPATH=$$PYTHONPATH:$(REPOSITORY)/src python3 -m pytest test
 
 rostest: build
 	rm -rf $(WORKSPACE)/build/test_results

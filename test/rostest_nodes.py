@@ -7,6 +7,7 @@ carrying that stamp, so no check depends on sleeps or on another's frames.
 
 from __future__ import annotations
 
+import copy
 import csv
 import os
 import threading
@@ -399,6 +400,57 @@ class NodesTest(GraphTestCase):
             diagnostics.subscriber.unregister()
         stamp = self.publish(self.two_people_message())
         self.assert_two_people_found(self.results.wait_for(stamp))
+
+    def test_hostile_face_messages_are_rejected_between_good_frames(self) -> None:
+        """Anyone can publish on faces: each bad message is named in a warning, counted, and the good
+        frames around them still get their results."""
+        good = self.faces.wait_for(self.publish(self.two_people_message()))
+        self.assertTrue(good.faces)
+
+        def altered(change, **array) -> FaceDetectionArray:
+            message = copy.deepcopy(good)
+            message.header.stamp = rospy.Time.now()
+            for key, value in array.items():
+                setattr(message, key, value)
+            change(message.faces[0])
+            return message
+
+        def setter(**fields):
+            return lambda face: [setattr(face, key, value) for key, value in fields.items()]
+
+        def roi(**fields):
+            return lambda face: [setattr(face.roi, key, value) for key, value in fields.items()]
+
+        hostile = (
+            (altered(setter(crop=image_message(np.zeros((5, 5), np.uint8), "mono8"))), "does not match its box"),
+            (altered(roi(width=0)), "empty box"),
+            (altered(roi(x_offset=10_000)), "leaves the"),
+            (altered(setter(score=float("nan"))), "score nan is not finite"),
+            (altered(setter(track_id="")), "is empty or repeated"),
+            (altered(lambda face: None, crop_margin=float("inf")), "crop_margin inf"),
+            (altered(setter(crop=image_message(np.zeros((4, 4, 3), np.uint8), "bgr8"))), "mono8"),
+            (altered(lambda face: None, faces=[good.faces[0]] * 10_000), "10000 faces in one message"),
+        )
+        faces_publisher = rospy.Publisher("/face_affect/faces", FaceDetectionArray, queue_size=10)
+        warnings = LogCollector()
+        diagnostics = DiagnosticsCollector()
+        try:
+            wait_until(lambda: faces_publisher.get_num_connections() >= 1, "the classifier to subscribe")
+            for message, problem in hostile:
+                faces_publisher.publish(message)
+                warnings.wait_for("/face_affect/classifier", problem)
+                stamp = self.publish(self.two_people_message())
+                self.assert_two_people_found(self.results.wait_for(stamp))
+            status = diagnostics.wait_for(
+                "face_affect: /face_affect/classifier",
+                lambda status: int(dict_of(status)["rejected as malformed"]) > 0,
+                "a count of the rejected messages",
+            )
+            self.assertEqual(status.level, DiagnosticStatus.WARN)
+        finally:
+            faces_publisher.unregister()
+            warnings.subscriber.unregister()
+            diagnostics.subscriber.unregister()
 
     def test_tiny_and_4k_frames(self) -> None:
         one_pixel = self.results.wait_for(self.publish(image_message(np.zeros((1, 1, 3), np.uint8), "bgr8")))
