@@ -51,10 +51,10 @@ class TrackingDetector:
         self.last_full_detection = None
 
     def full_pass_due(self, timestamp: float) -> bool:
+        """Also on the schedule while nobody is tracked: an empty room then costs a fraction of a pass
+        per frame, and a newcomer waits at most ``detection_interval`` to be seen."""
         last = self.last_full_detection
-        return (
-            last is None or timestamp < last or timestamp - last >= self.detection_interval or not self.tracker.tracks
-        )
+        return last is None or timestamp < last or timestamp - last >= self.detection_interval
 
     def update(self, frame: np.ndarray, timestamp: float) -> list[Track]:
         """The tracks after this frame (``check_frame`` rules; ``FrameError`` otherwise)."""
