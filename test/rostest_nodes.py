@@ -235,7 +235,21 @@ class CompressedCameraTest(GraphTestCase):
         self.assert_two_people_found(self.results.wait_for(stamp))
 
     def test_undecodable_frame_is_skipped(self) -> None:
-        self.publish(CompressedImage(format="jpeg", data=b"not a jpeg"))
+        """The bad frame is read (its warning names it, the diagnostics count it), and the next is answered."""
+        warnings = LogCollector()
+        diagnostics = DiagnosticsCollector()
+        try:
+            self.publish(CompressedImage(format="jpeg", data=b"not a jpeg"))
+            warnings.wait_for("/face_affect/detector", "cannot decode 'jpeg' compressed image")
+            status = diagnostics.wait_for(
+                "face_affect: /face_affect/detector",
+                lambda status: int(dict_of(status)["rejected as malformed"]) >= 1,
+                "the rejected frame counted",
+            )
+            self.assertEqual(status.level, DiagnosticStatus.WARN)
+        finally:
+            warnings.subscriber.unregister()
+            diagnostics.subscriber.unregister()
         stamp = self.publish(self.two_people_message())
         self.assert_two_people_found(self.results.wait_for(stamp))
 
@@ -295,6 +309,18 @@ class NodesTest(GraphTestCase):
         heatmaps = None
         try:
             self.results.wait_for(self.publish(self.two_people_message()))
+            # A negative check that waits on an event: a bad faces message makes the classifier log a
+            # warning after that frame; its log lines arrive in order, so a "computing heatmaps" line
+            # for the frame would be in by then.
+            marker = FaceDetectionArray(image_width=10, image_height=10, crop_margin=float("nan"))
+            marker.header.stamp = rospy.Time.now()
+            faces_publisher = rospy.Publisher("/face_affect/faces", FaceDetectionArray, queue_size=1)
+            try:
+                wait_until(lambda: faces_publisher.get_num_connections() >= 1, "the classifier to subscribe")
+                faces_publisher.publish(marker)
+                logs.wait_for(classifier, "crop_margin nan is not in 0..2")
+            finally:
+                faces_publisher.unregister()
             started = [message.msg for message in logs.messages if message.name == classifier]
             self.assertFalse(any("computing heatmaps" in text for text in started), "heatmaps computed unwatched")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 import pytest
@@ -185,14 +186,34 @@ def test_gender_maps_on_request(pipeline, two_people):
 
 def test_images_of_a_map(fer_test_faces):
     gradient = GuidedBackpropagation(OnnxClassifier(EMOTION_MODEL)).explain_batch(fer_test_faces[:1]).gradients[0]
+    magnitude = np.abs(gradient)
     heatmap = heatmap_image(gradient)
     assert heatmap.dtype == np.uint8 and heatmap.shape == (48, 48)
-    assert heatmap.max() == 255 and heatmap.min() < 64
+    # 255 from the 99th percentile of the magnitude up, in proportion below it.
+    saturated = magnitude >= np.percentile(magnitude, 99)
+    assert (heatmap[saturated] == 255).all() and 0.005 < saturated.mean() < 0.02
+    weak = magnitude < 0.25 * np.percentile(magnitude, 99)
+    assert (heatmap[weak] < 64).all()
     assert not heatmap_image(np.zeros((48, 48), np.float32)).any()
-    assert guided_image(gradient).dtype == np.uint8
+    # The signed rendering: mid-grey at the mean, brighter where the gradient is larger.
+    guided = guided_image(gradient).astype(int)
+    order = np.argsort(gradient.ravel())
+    assert guided.ravel()[order[-1]] > 127 + 10 and guided.ravel()[order[0]] < 127 - 10
+    assert abs(int(np.median(guided)) - 127) <= 30
     face = fer_test_faces[0, 0].astype(np.uint8)
-    assert overlay(face, heatmap).shape == (48, 48, 3)
-    assert face_panel(face, gradient, height=96).shape == (96, 288, 3)
+    coloured = overlay(face, heatmap)
+    assert coloured.shape == (48, 48, 3)
+    # Where the map is hot the overlay is red-dominated (jet), where it is cold blue-dominated.
+    hot, cold = heatmap == 255, heatmap == 0
+    assert coloured[hot][:, 2].mean() > coloured[hot][:, 0].mean() + 40
+    if cold.any():
+        assert coloured[cold][:, 0].mean() > coloured[cold][:, 2].mean()
+    panel = face_panel(face, gradient, height=96)
+    assert panel.shape == (96, 288, 3)
+    # Left third: the face itself, grey, resized; middle: the guided map; right: the overlay.
+    np.testing.assert_allclose(panel[:, :96, 0], cv2.resize(face, (96, 96)), atol=1)
+    assert (panel[:, :96, 0] == panel[:, :96, 2]).all() and (panel[:, 96:192, 0] == panel[:, 96:192, 2]).all()
+    assert not (panel[:, 192:, 0] == panel[:, 192:, 2]).all()
 
 
 def test_an_operator_without_a_backward_rule_is_a_clear_error(tmp_path: Path):

@@ -103,7 +103,7 @@ class Settings:
         0.5, "region re-detected around a predicted box, grown by this on each side", "box sizes", 0.1, 5.0
     )
     classification_interval: float = setting(
-        0.2, "a confirmed, steady track is re-classified at most this often", "s", 0.0, 60.0
+        0.1, "a confirmed, steady track is re-classified at most this often", "s", 0.0, 60.0
     )
     compressed: bool = setting(False, "subscribe to `<image>/compressed`", ros=True)
     annotated_buffer: int = setting(
