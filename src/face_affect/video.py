@@ -13,6 +13,7 @@ from face_affect.pipeline import FaceAffectPipeline
 from face_affect.redetection import TrackingDetector
 from face_affect.settings import Settings, as_settings
 from face_affect.smoothing import PersonEstimates
+from face_affect.tracking import FaceTracker
 from face_affect.types import FaceResult
 
 
@@ -38,7 +39,7 @@ class VideoPipeline:
         return cls(FaceAffectPipeline.from_settings(settings), settings)
 
     @property
-    def tracker(self):
+    def tracker(self) -> FaceTracker:
         return self.detection.tracker
 
     def reset(self) -> None:
@@ -46,6 +47,8 @@ class VideoPipeline:
         self.estimates.clear()
 
     def process(self, frame: np.ndarray, timestamp: float) -> list[FaceResult]:
+        """The confirmed tracks after ``frame`` at ``timestamp`` (seconds, any clock that does not go back;
+        going back starts the tracks afresh)."""
         tracks = self.detection.update(frame, timestamp)
         self.estimates.keep_only(track.track_id for track in tracks)
         due = self.estimates.due(tracks, timestamp)
