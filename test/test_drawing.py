@@ -1,5 +1,7 @@
-from face_affect.drawing import label_position, overlap
-from face_affect.types import FaceBox
+import numpy as np
+
+from face_affect.drawing import COASTING_COLOR_BGR, box_color, draw_results, label_lines, label_position, overlap
+from face_affect.types import Attribute, FaceBox, FaceResult
 
 FRAME = (640, 480)
 
@@ -27,3 +29,14 @@ def test_a_label_stays_inside_the_frame_at_the_right_edge():
 def test_overlap_is_strict():
     assert overlap((0, 0, 10, 10), (5, 5, 15, 15))
     assert not overlap((0, 0, 10, 10), (10, 0, 20, 10))
+
+
+def test_a_coasting_track_is_drawn_grey_with_its_id_only():
+    emotion = Attribute("happy", 0.8, {"happy": 0.8, "sad": 0.2})
+    seen = FaceResult(FaceBox(10, 10, 60, 60), {"emotion": emotion}, track_id="abcde_1")
+    coasting = FaceResult(FaceBox(100, 10, 60, 60), {"emotion": emotion}, track_id="abcde_2", detected=False)
+    assert label_lines(seen) == ["id abcde_1", "happy 80%"]
+    assert label_lines(coasting) == ["id abcde_2 (not seen)"]
+    assert box_color(coasting) == COASTING_COLOR_BGR and box_color(seen) != COASTING_COLOR_BGR
+    canvas = draw_results(np.zeros((120, 200, 3), np.uint8), [seen, coasting])
+    assert tuple(canvas[40, 130]) == (0, 0, 0) and tuple(canvas[40, 100]) == COASTING_COLOR_BGR  # inside, left edge

@@ -17,6 +17,7 @@ EMOTION_COLORS_BGR = {
     "neutral": (200, 200, 200),
 }
 DEFAULT_COLOR_BGR = (0, 220, 0)
+COASTING_COLOR_BGR = (150, 150, 150)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 MINIMUM_FONT_SCALE = 0.4
 FACE_PIXELS_PER_FONT_SCALE = 100
@@ -49,13 +50,18 @@ def label_position(box: FaceBox, size: tuple[int, int], frame: tuple[int, int], 
 
 
 def box_color(result: FaceResult) -> tuple[int, int, int]:
-    """The emotion's colour where there is one, else green."""
+    """Grey for a track coasting through a miss, else the emotion's colour where there is one, else green."""
+    if not result.detected:
+        return COASTING_COLOR_BGR
     emotion = result.attributes.get("emotion")
     return EMOTION_COLORS_BGR.get(emotion.label, DEFAULT_COLOR_BGR) if emotion else DEFAULT_COLOR_BGR
 
 
 def label_lines(result: FaceResult) -> list[str]:
-    """``id <track>`` for a tracked face, then ``<label> <confidence>`` per task."""
+    """``id <track>`` for a tracked face, then ``<label> <confidence>`` per task; a coasting track
+    (not found in this frame, its box predicted) shows only ``id <track> (not seen)``."""
+    if result.track_id is not None and not result.detected:
+        return [f"id {result.track_id} (not seen)"]
     lines = [f"id {result.track_id}"] if result.track_id is not None else []
     return lines + [f"{attribute.label} {attribute.confidence:.0%}" for attribute in result.attributes.values()]
 
