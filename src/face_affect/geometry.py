@@ -26,3 +26,17 @@ def iou_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def box_iou(first: FaceBox, second: FaceBox) -> float:
     """IoU of two boxes."""
     return float(iou_matrix(np.array([first.corners()]), np.array([second.corners()]))[0, 0])
+
+
+MIN_INSIDE_PIXELS = 2
+"""A box keeping less than this of its width or height inside the frame has left it."""
+
+
+def clip_to_frame(box: FaceBox, frame_size: tuple[int, int]) -> FaceBox | None:
+    """The part of ``box`` inside a ``(width, height)`` frame; ``None`` if (almost) none of it is."""
+    width, height = frame_size
+    x0, y0 = max(0, box.x), max(0, box.y)
+    x1, y1 = min(width, box.x + box.width), min(height, box.y + box.height)
+    if x1 - x0 < MIN_INSIDE_PIXELS or y1 - y0 < MIN_INSIDE_PIXELS:
+        return None
+    return FaceBox(x0, y0, x1 - x0, y1 - y0, box.score)

@@ -27,13 +27,13 @@ import logging
 import math
 import secrets
 import string
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from face_affect.geometry import iou_matrix
+from face_affect.geometry import clip_to_frame, iou_matrix
 from face_affect.settings import DEFAULTS, Settings
 from face_affect.types import FaceBox
 
@@ -192,13 +192,6 @@ class FaceTracker:
         self.rejected_boxes = 0
         self.resets = 0
 
-    def __iter__(self) -> Iterator[Track]:
-        return iter(self.tracks)
-
-    @property
-    def confirmed(self) -> list[Track]:
-        return [track for track in self.tracks if track.confirmed]
-
     def reset(self) -> None:
         """Ends every track; ids stay unique (new tracks get new ids)."""
         self.tracks = []
@@ -218,13 +211,10 @@ class FaceTracker:
                 self.rejected_boxes += 1
                 continue
             if frame_size is not None:
-                width, height = frame_size
-                x0, y0 = max(0, box.x), max(0, box.y)
-                x1, y1 = min(width, box.x + box.width), min(height, box.y + box.height)
-                if x1 - x0 < 2 or y1 - y0 < 2:
+                box = clip_to_frame(box, frame_size)
+                if box is None:
                     self.rejected_boxes += 1
                     continue
-                box = FaceBox(x0, y0, x1 - x0, y1 - y0, box.score)
             kept.append(box)
         return kept
 
@@ -277,14 +267,7 @@ class FaceTracker:
     def coasting_box(track: Track, frame_size: tuple[int, int] | None) -> FaceBox | None:
         """The predicted box of a track that was not detected, clipped to the frame; ``None`` once it has left."""
         box = box_from_state(track.filter.state, track.box.score)
-        if frame_size is None:
-            return box
-        width, height = frame_size
-        x0, y0 = max(0, box.x), max(0, box.y)
-        x1, y1 = min(width, box.x + box.width), min(height, box.y + box.height)
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            return None
-        return FaceBox(x0, y0, x1 - x0, y1 - y0, box.score)
+        return box if frame_size is None else clip_to_frame(box, frame_size)
 
     def alive(self, track: Track, timestamp: float) -> bool:
         if track.detected:
