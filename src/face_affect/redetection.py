@@ -47,10 +47,6 @@ class TrackingDetector:
         tracker = FaceTracker(TrackerParameters.from_settings(settings))
         return cls(detector, tracker, settings.detection_interval, settings.redetection_margin)
 
-    def reset(self) -> None:
-        self.tracker.reset()
-        self.last_full_detection = None
-
     def full_pass_due(self, timestamp: float) -> bool:
         """Also on the schedule while nobody is tracked: an empty room then costs a fraction of a pass
         per frame, and a newcomer waits at most ``detection_interval`` to be seen."""

@@ -123,9 +123,6 @@ class PersonEstimates:
     def __len__(self) -> int:
         return len(self.people)
 
-    def clear(self) -> None:
-        self.people.clear()
-
     def keep_only(self, track_ids: Iterable[str]) -> None:
         """Forgets tracks that ended (their ids are never reused)."""
         alive = set(track_ids)

@@ -13,7 +13,6 @@ from face_affect.pipeline import FaceAffectPipeline
 from face_affect.redetection import TrackingDetector
 from face_affect.settings import Settings, as_settings
 from face_affect.smoothing import PersonEstimates
-from face_affect.tracking import FaceTracker
 from face_affect.types import FaceResult
 
 
@@ -37,14 +36,6 @@ class VideoPipeline:
     def from_settings(cls, settings: Settings | dict | None = None) -> VideoPipeline:
         settings = as_settings(settings)
         return cls(FaceAffectPipeline.from_settings(settings), settings)
-
-    @property
-    def tracker(self) -> FaceTracker:
-        return self.detection.tracker
-
-    def reset(self) -> None:
-        self.detection.reset()
-        self.estimates.clear()
 
     def process(self, frame: np.ndarray, timestamp: float) -> list[FaceResult]:
         """The confirmed tracks after ``frame`` at ``timestamp`` (seconds, any clock that does not go back;
