@@ -107,7 +107,7 @@ class ClassifierNode(rospy.SubscribeListener):
             boxes = [face.box for face in due]
             probabilities = self.classifiers.probabilities([face.crop for face in due], boxes, message.crop_margin)
             self.estimates.add_batch(due, probabilities, timestamp)
-        self.worker.counts.faces += len(due)
+        self.worker.counts.faces += sum(face.detected for face in faces)  # as the detector counts them
         results = [self.estimates.result(face) for face in faces if face.confirmed]
         self.results_publisher.publish(
             affect_array(message.header, results, self.classifiers.labels("gender"), self.classifiers.labels("emotion"))
