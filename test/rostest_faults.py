@@ -19,7 +19,7 @@ import rosgraph
 import rospy
 import rostest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from rostest_nodes import TIMEOUT, TWO_PEOPLE, image_message, wait_until
+from rostest_nodes import STATUS_NAMES, TIMEOUT, TWO_PEOPLE, LogCollector, image_message, wait_until
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
@@ -53,22 +53,31 @@ class Arrivals:
 
 
 class Camera(threading.Thread):
-    """Publishes a frame every 1/RATE s while ``running``; ``offset`` shifts the stamps (a replayed bag)."""
+    """Publishes a frame every 1/RATE s while ``running``; ``offset`` shifts the stamps (a replayed bag).
+
+    With ``stray`` set, a second copy follows each frame half a period later, stamped ``stray`` off the clock.
+    """
 
     def __init__(self, frame) -> None:
         super().__init__(daemon=True)
         self.publisher = rospy.Publisher(rospy.get_param("~image_topic"), Image, queue_size=2)
         self.message = image_message(frame, "bgr8")
+        self.message.header.frame_id = "test_camera"
         self.running = threading.Event()
         self.offset = rospy.Duration(0)
+        self.stray: rospy.Duration | None = None
 
     def run(self) -> None:
         while not rospy.is_shutdown():
+            stray = self.stray
             if self.running.is_set():
                 self.message.header.stamp = rospy.Time.now() + self.offset
-                self.message.header.frame_id = "test_camera"
+                self.publisher.publish(self.message)  # serialised here: the stamp may change after
+            time.sleep(0.5 / RATE)
+            if self.running.is_set() and stray is not None:
+                self.message.header.stamp = rospy.Time.now() + stray
                 self.publisher.publish(self.message)
-            time.sleep(1 / RATE)
+            time.sleep(0.5 / RATE)
 
 
 def node_pid(name: str) -> int:
@@ -116,13 +125,24 @@ class FaultTest(unittest.TestCase):
         self.assertGreater(node_pid(node), 0)
         return arrivals[0] - killed, watched.longest_gap(killed, time.monotonic())
 
+    def steady_track_ids(self) -> list[str]:
+        """The ids in the results once they have stayed the same for a second (an earlier test may have
+        just restarted the tracks)."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            ids = sorted(face.track_id for face in self.results.last.faces)
+            time.sleep(1.0)
+            if len(ids) == 2 and sorted(face.track_id for face in self.results.last.faces) == ids:
+                return ids
+        raise AssertionError("the track ids never settled")
+
     def test_1_killed_classifier_comes_back_and_the_detector_keeps_publishing(self) -> None:
         recovered, faces_gap = self.kill_and_wait("/face_affect/classifier", self.faces)
         rospy.loginfo(f"classifier killed: results again after {recovered:.1f} s; longest faces gap {faces_gap:.2f} s")
         self.assertLess(faces_gap, 1.0, "the detector stopped publishing faces")
 
     def test_2_killed_detector_comes_back_and_the_classifier_keeps_reporting(self) -> None:
-        name = "face_affect: /face_affect/classifier"
+        name = STATUS_NAMES["classifier"]
         before = len(self.statuses.get(name, []))
         killed = time.monotonic()
         recovered, _ = self.kill_and_wait("/face_affect/detector", self.faces)
@@ -131,7 +151,7 @@ class FaultTest(unittest.TestCase):
         self.assertGreaterEqual(len(during), int(recovered) - 1, "the classifier stopped publishing diagnostics")
 
     def test_3_a_camera_gap_warns_and_results_resume_at_once(self) -> None:
-        name = "face_affect: /face_affect/detector"
+        name = STATUS_NAMES["detector"]
         self.camera.running.clear()
         stopped = time.monotonic()
         time.sleep(10.0)
@@ -145,8 +165,9 @@ class FaultTest(unittest.TestCase):
         self.assertLess(self.results.since(resumed)[0] - resumed, 1.0)
 
     def test_4_a_replayed_bag_that_jumps_back_in_time_keeps_results_coming(self) -> None:
+        """A short bag played in a loop: its stamps jump back 30 s (within stamp_max_age), the tracks restart."""
         jumped = time.monotonic()
-        self.camera.offset = rospy.Duration(-3600)
+        self.camera.offset = rospy.Duration(-30)
         time.sleep(3.0)
         self.camera.offset = rospy.Duration(0)
         arrivals = self.results.since(jumped)
@@ -154,6 +175,33 @@ class FaultTest(unittest.TestCase):
         self.assertLess(self.results.longest_gap(jumped + 0.5, time.monotonic()), 1.0)
         last = self.results.last
         self.assertEqual(len(last.faces), 2, "tracks re-confirmed after the jump")
+
+    def test_5_frames_stamped_far_off_the_clock_are_rejected_and_the_tracks_keep_their_ids(self) -> None:
+        """Between good frames, copies stamped an hour ahead and an hour behind: each kind is named in
+        a warning and counted, and neither ends or resets a track."""
+        ids_before = self.steady_track_ids()
+        name = STATUS_NAMES["detector"]
+        before = len(self.statuses.get(name, []))
+        started = time.monotonic()
+        warnings = LogCollector()
+        try:
+            for stray, text in ((3600, "ahead of the clock"), (-3600, "behind the clock")):
+                self.camera.stray = rospy.Duration(stray)
+                warnings.wait_for("/face_affect/detector", text)
+                time.sleep(1.5)
+        finally:
+            self.camera.stray = None
+            warnings.subscriber.unregister()
+        self.assertLess(self.results.longest_gap(started, time.monotonic()), 1.0, "results paused")
+        self.assertEqual(sorted(face.track_id for face in self.results.last.faces), ids_before)
+        wait_until(lambda: len(self.statuses[name]) > before + 1, "diagnostics")
+        counted = [
+            status
+            for _, status in self.statuses[name][before:]
+            if int({pair.key: pair.value for pair in status.values}["rejected as malformed"]) > 0
+        ]
+        self.assertTrue(counted, "no rejected frames counted")
+        self.assertTrue(all(status.level == DiagnosticStatus.WARN for status in counted), counted[-1])
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import rostest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rosgraph_msgs.msg import Log
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Header
 from std_srvs.srv import SetBool
 
 from face_affect.classifiers import OnnxClassifier
@@ -37,6 +37,11 @@ from face_affect.types import FaceBox
 
 TIMEOUT = 60.0
 TWO_PEOPLE = "face_recognition_two_people.jpg"
+STATUS_NAMES = {
+    "detector": "face_affect/detector: face detection",
+    "classifier": "face_affect/classifier: face classification",
+}
+"""The ``/diagnostics`` status of each node, as diagnostic_updater names it."""
 EXPECTED_FACES = Path(__file__).with_name("expected_faces.csv")
 
 
@@ -86,6 +91,10 @@ class LogCollector:
                 raise AssertionError(f"{node} logged no warning containing {text!r}")
 
 
+def stamped(stamp: rospy.Time) -> Header:
+    return Header(stamp=stamp, frame_id="test_camera")
+
+
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
     """Polls a connection count: rospy has no event for a peer connecting."""
     deadline = time.monotonic() + timeout
@@ -128,13 +137,26 @@ class DiagnosticsCollector:
     def __init__(self) -> None:
         self.condition = threading.Condition()
         self.statuses: dict[str, DiagnosticStatus] = {}
+        self.history: list[DiagnosticStatus] = []
         self.subscriber = rospy.Subscriber("/diagnostics", DiagnosticArray, self.receive, queue_size=10)
 
     def receive(self, message: DiagnosticArray) -> None:
         with self.condition:
             for status in message.status:
                 self.statuses[status.name] = status
+                self.history.append(status)
             self.condition.notify_all()
+
+    def wait_for_any(self, name: str, condition: Callable[[DiagnosticStatus], bool], what: str) -> DiagnosticStatus:
+        """The first status of ``name`` since this collector started that meets ``condition``."""
+
+        def found() -> list[DiagnosticStatus]:
+            return [status for status in self.history if status.name == name and condition(status)]
+
+        with self.condition:
+            if not self.condition.wait_for(found, TIMEOUT):
+                raise AssertionError(f"no {name} status with {what}; last: {self.statuses.get(name)}")
+            return found()[0]
 
     def wait_for(self, name: str, condition: Callable[[DiagnosticStatus], bool], what: str) -> DiagnosticStatus:
         with self.condition:
@@ -242,7 +264,7 @@ class CompressedCameraTest(GraphTestCase):
             self.publish(CompressedImage(format="jpeg", data=b"not a jpeg"))
             warnings.wait_for("/face_affect/detector", "cannot decode 'jpeg' compressed image")
             status = diagnostics.wait_for(
-                "face_affect: /face_affect/detector",
+                STATUS_NAMES["detector"],
                 lambda status: int(dict_of(status)["rejected as malformed"]) >= 1,
                 "the rejected frame counted",
             )
@@ -416,8 +438,10 @@ class NodesTest(GraphTestCase):
             for bad, problem in bad_frames:
                 self.publish(bad)
                 warnings.wait_for("/face_affect/detector", problem)
+            self.publish(self.two_people_message(), rospy.Time.now() - rospy.Duration(3600))
+            warnings.wait_for("/face_affect/detector", "behind the clock")
             diagnostics.wait_for(
-                "face_affect: /face_affect/detector",
+                STATUS_NAMES["detector"],
                 lambda status: status.level == DiagnosticStatus.WARN and "bad input messages" in status.message,
                 "a warning about bad input",
             )
@@ -456,6 +480,7 @@ class NodesTest(GraphTestCase):
             (altered(lambda face: None, crop_margin=float("inf")), "crop_margin inf"),
             (altered(setter(crop=image_message(np.zeros((4, 4, 3), np.uint8), "bgr8"))), "mono8"),
             (altered(lambda face: None, faces=[good.faces[0]] * 10_000), "10000 faces in one message"),
+            (altered(lambda face: None, header=stamped(rospy.Time.now() - rospy.Duration(3600))), "behind the clock"),
         )
         faces_publisher = rospy.Publisher("/face_affect/faces", FaceDetectionArray, queue_size=10)
         warnings = LogCollector()
@@ -468,7 +493,7 @@ class NodesTest(GraphTestCase):
                 stamp = self.publish(self.two_people_message())
                 self.assert_two_people_found(self.results.wait_for(stamp))
             status = diagnostics.wait_for(
-                "face_affect: /face_affect/classifier",
+                STATUS_NAMES["classifier"],
                 lambda status: int(dict_of(status)["rejected as malformed"]) > 0,
                 "a count of the rejected messages",
             )
@@ -511,7 +536,7 @@ class NodesTest(GraphTestCase):
             for node, input_topic in (("detector", self.camera.resolved_name), ("classifier", "/face_affect/faces")):
                 self.results.wait_for(self.publish(self.two_people_message()))
                 status = diagnostics.wait_for(
-                    f"face_affect: /face_affect/{node}",
+                    STATUS_NAMES[node],
                     lambda status: float(dict_of(status)["input rate (Hz)"]) > 0,
                     "input",
                 )
@@ -525,6 +550,22 @@ class NodesTest(GraphTestCase):
         finally:
             diagnostics.subscriber.unregister()
 
+    def test_late_outputs_turn_the_delay_check_warn(self) -> None:
+        """A frame stamped 2 s before it arrives (a slow camera driver, a congested link): both nodes'
+        outputs leave over diagnostics_max_delay after its stamp, and their status says so."""
+        diagnostics = DiagnosticsCollector()
+        try:
+            late = self.publish(self.two_people_message(), rospy.Time.now() - rospy.Duration(2.0))
+            self.assert_two_people_found(self.results.wait_for(late))
+            for node in ("detector", "classifier"):
+                status = diagnostics.wait_for_any(
+                    STATUS_NAMES[node], lambda status: "after their frame's stamp" in status.message, "a late output"
+                )
+                self.assertEqual(status.level, DiagnosticStatus.WARN, node)
+                self.assertGreater(float(dict_of(status)["Latest timestamp delay:"]), 2.0, node)
+        finally:
+            diagnostics.subscriber.unregister()
+
     def test_enable_pauses_and_resumes_each_node(self) -> None:
         diagnostics = DiagnosticsCollector()
         try:
@@ -534,7 +575,7 @@ class NodesTest(GraphTestCase):
                 try:
                     self.assertEqual(enable(False).message, "paused", node)
                     diagnostics.wait_for(
-                        f"face_affect: /face_affect/{node}",
+                        STATUS_NAMES[node],
                         lambda status: status.message == "paused (~enable false)",
                         "a paused message",
                     )

@@ -10,9 +10,11 @@ import pytest
 pytest.importorskip("rospy", reason="ROS 1 (rospy, cv_bridge) is not installed: the ROS adapters are not tested")
 pytestmark = pytest.mark.ros
 
+import rospy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+from diagnostic_updater import DiagnosticStatusWrapper  # noqa: E402
 
-from face_affect.ros.diagnostics import node_status, window_between  # noqa: E402
+from face_affect.ros.diagnostics import NodeStatus, OutputDelay, OutputRate, node_status, window_between  # noqa: E402
 from face_affect.ros.latest import LatestMessageWorker, WorkerCounts  # noqa: E402
 
 MODELS = ["models/gender_mini_xception.onnx", "models/emotion_mini_xception.onnx"]
@@ -20,7 +22,13 @@ MODELS = ["models/gender_mini_xception.onnx", "models/emotion_mini_xception.onnx
 
 def status(previous: WorkerCounts, current: WorkerCounts, enabled: bool = True, now: float = 100.0):
     window = window_between(previous, current, seconds=2.0, longest_seconds=0.025, now=now)
-    return node_status("/face_affect/detector", window, enabled, "/camera/image_raw", MODELS, silent_after=5.0)
+    return node_status(window, enabled, "/camera/image_raw", MODELS, silent_after=5.0)
+
+
+@pytest.fixture(autouse=True)
+def wall_clock() -> None:
+    """rospy's clock as a node without simulated time has it (the checks read ``rospy.Time.now()``)."""
+    rospy.rostime.set_rostime_initialized(True)
 
 
 def values(result: DiagnosticStatus) -> dict[str, str]:
@@ -33,7 +41,6 @@ def test_rates_and_times_cover_the_window() -> None:
     result = status(previous, current)
     found = values(result)
     assert result.level == DiagnosticStatus.OK
-    assert result.name == "face_affect: /face_affect/detector"
     assert found["input rate (Hz)"] == "30.00"
     assert found["processed rate (Hz)"] == "28.00"
     assert found["processing time mean (ms)"] == "10.00"
@@ -124,3 +131,54 @@ def test_one_failure_among_good_frames_warns_then_clears() -> None:
     later = replace(counts, received=counts.received + 30, processed=counts.processed + 30)
     cleared = status(counts, later)
     assert (cleared.level, values(cleared)["failed (errors)"]) == (DiagnosticStatus.OK, "0")
+
+
+def run_check(check) -> DiagnosticStatusWrapper:
+    return check.run(DiagnosticStatusWrapper())
+
+
+def test_a_low_output_rate_warns_and_an_empty_window_is_left_to_the_counters() -> None:
+    slow = OutputRate(minimum=5.0)
+    slow.tick()
+    time.sleep(0.4)  # one output in 0.4 s: 2.5 Hz
+    result = run_check(slow)
+    assert result.level == DiagnosticStatus.WARN
+    assert result.message.startswith("publishing at 2.") and result.message.endswith("Hz, below 4.5 Hz")
+    fast = OutputRate(minimum=5.0)
+    for _ in range(20):
+        fast.tick()
+    time.sleep(0.1)
+    assert (run_check(fast).level, run_check(OutputRate(minimum=5.0)).level) == (DiagnosticStatus.OK,) * 2
+    unchecked = OutputRate(minimum=0.0)
+    unchecked.tick()
+    time.sleep(0.1)
+    assert run_check(unchecked).level == DiagnosticStatus.OK
+
+
+def test_the_delay_check_warns_on_late_outputs_and_clears() -> None:
+    delay = OutputDelay(max_delay=0.5, max_ahead=5.0)
+    delay.tick(rospy.Time.now() - rospy.Duration(0.1))
+    assert run_check(delay).level == DiagnosticStatus.OK
+    delay.tick(rospy.Time.now() - rospy.Duration(2.0))
+    late = run_check(delay)
+    assert late.level == DiagnosticStatus.WARN
+    assert late.message.startswith("outputs up to 2.0") and "diagnostics_max_delay 0.5 s" in late.message
+    assert float(values(late)["Latest timestamp delay:"]) >= 2.0
+    assert run_check(delay).level == DiagnosticStatus.OK  # nothing late since
+    delay.tick(rospy.Time.now() + rospy.Duration(10.0))
+    assert "ahead of the clock" in run_check(delay).message
+
+
+def test_the_node_status_merges_the_checks_unless_paused() -> None:
+    counts = WorkerCounts(received=30, processed=30, processing_seconds=0.3, last_received=time.monotonic())
+    delay = OutputDelay(max_delay=0.5, max_ahead=5.0)
+    enabled = [True]
+    task = NodeStatus("face detection", counts, "/camera/image_raw", MODELS, lambda: enabled[0], 5.0, [delay])
+    assert run_check(task).level == DiagnosticStatus.OK
+    delay.tick(rospy.Time.now() - rospy.Duration(3.0))
+    merged = run_check(task)
+    assert merged.level == DiagnosticStatus.WARN and merged.message.startswith("outputs up to 3.0")
+    assert "processing time mean (ms)" in values(merged) and "Latest timestamp delay:" in values(merged)
+    enabled[0] = False
+    delay.tick(rospy.Time.now() - rospy.Duration(3.0))
+    assert (run_check(task).level, run_check(task).message) == (DiagnosticStatus.OK, "paused (~enable false)")

@@ -17,6 +17,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from face_affect.ros.images import SUPPORTED_ENCODINGS, ImageConverter, ImageError  # noqa: E402
 from face_affect.ros.latest import LatestMessageWorker  # noqa: E402
 from face_affect.ros.matching import StampMatcher  # noqa: E402
+from face_affect.ros.stamps import StampError, StampLimits  # noqa: E402
 
 # A small real picture: odd width, so 3- and 1-byte rows are not 4-byte aligned.
 RANDOM = np.random.default_rng(0)
@@ -104,19 +105,19 @@ def test_worker_processes_only_the_newest_pending_message() -> None:
             started.set()
             release.wait(5)
         handled.append(message)
-        if message == 3:
+        if message == 10_000:
             done.set()
 
     worker = LatestMessageWorker(handle, on_error=pytest.fail)
     worker.put(0)
     assert started.wait(5)
-    for message in (1, 2, 3):  # arrive while 0 is being processed
+    for message in range(1, 10_001):  # arrive while 0 is being processed: one slot holds the newest
         worker.put(message)
     release.set()
     assert done.wait(5)
     worker.stop(timeout=5)
-    assert handled == [0, 3]
-    assert (worker.counts.received, worker.counts.processed, worker.counts.dropped) == (4, 2, 2)
+    assert handled == [0, 10_000]
+    assert (worker.counts.received, worker.counts.processed, worker.counts.dropped) == (10_001, 2, 9_999)
 
 
 def test_a_message_the_handler_skips_is_not_counted_as_processed() -> None:
@@ -181,6 +182,17 @@ def test_matcher_forgets_the_oldest_beyond_capacity() -> None:
     assert matcher.add_results((3, 0), "results") == ("frame 3", "results")
 
 
+def test_matcher_holds_its_bound_on_both_sides() -> None:
+    """Frames nobody classified and results whose frame never came: each side keeps at most ``capacity``."""
+    matcher = StampMatcher(capacity=30)
+    for second in range(10_000):
+        matcher.add_frame((second, 0), "frame")
+        matcher.add_results((second, 1), "results")
+    assert (len(matcher._frames), len(matcher._results)) == (30, 30)
+    assert matcher.add_results((9_999, 0), "results") == ("frame", "results")  # the newest are the ones kept
+    assert matcher.add_results((9_969, 0), "results") is None
+
+
 def test_matcher_does_not_pair_different_stamps_and_clears() -> None:
     matcher = StampMatcher(capacity=4)
     matcher.add_frame((1, 5), "frame")
@@ -192,3 +204,14 @@ def test_matcher_does_not_pair_different_stamps_and_clears() -> None:
 def test_matcher_rejects_zero_capacity() -> None:
     with pytest.raises(ValueError, match="capacity"):
         StampMatcher(capacity=0)
+
+
+def test_stamps_near_the_clock_are_the_frame_time_and_far_ones_are_refused() -> None:
+    limits = StampLimits(max_age=60.0, max_ahead=5.0)
+    assert limits.frame_seconds(1000.0, now=1000.3) == 1000.0  # a frame 0.3 s old
+    assert limits.frame_seconds(1004.0, now=1000.0) == 1004.0  # a camera clock 4 s ahead
+    assert limits.frame_seconds(0.0, now=1000.0) == 1000.0  # unstamped: the time of arrival
+    with pytest.raises(StampError, match=r"stamp 3600.0 s behind the clock .*rosbag play --clock"):
+        limits.frame_seconds(1000.0 - 3600, now=1000.0)
+    with pytest.raises(StampError, match=r"stamp 6.0 s ahead of the clock \(stamp_max_ahead 5 s\)"):
+        limits.frame_seconds(1006.0, now=1000.0)

@@ -116,6 +116,19 @@ class Settings:
     diagnostics_silent_after: float = setting(
         5.0, "no input for this long makes the status WARN", "s", 0.1, 86400.0, ros=True
     )
+    diagnostics_min_rate: float = setting(
+        5.0, "publishing below this rate (less 10%) makes the status WARN; 0: no check", "Hz", 0.0, 1000.0, ros=True
+    )
+    diagnostics_max_delay: float = setting(
+        0.5, "frames older than this when published (camera stamp to output) make the status WARN", "s", 0.001,
+        3600.0, ros=True,
+    )
+    stamp_max_age: float = setting(
+        60.0, "input stamped further behind the node's clock is rejected", "s", 0.001, 1e9, ros=True
+    )
+    stamp_max_ahead: float = setting(
+        5.0, "input stamped further ahead of the node's clock is rejected", "s", 0.0, 1e9, ros=True
+    )
 
     def time_constant(self, task: str) -> float:
         """The smoothing time constant of a task's estimate."""

@@ -1,5 +1,5 @@
 """The ROS adapter layer: the only part of the package, with ``scripts/``, that imports ROS.
 
-``latest`` and ``matching`` are plain Python and importable without ROS, so
+``latest``, ``matching`` and ``stamps`` are plain Python and importable without ROS, so
 pytest checks them without a master.
 """

@@ -28,6 +28,7 @@ from face_affect.ros.node import (
     publish_ready,
     start_diagnostics,
 )
+from face_affect.ros.stamps import StampError, StampLimits
 from face_affect.saliency import GuidedBackpropagation, explain_faces, face_panel
 from face_affect.smoothing import PersonEstimates
 from face_affect.types import FaceResult
@@ -59,6 +60,7 @@ class ClassifierNode(rospy.SubscribeListener):
         )
         self.converter = ImageConverter()
         self.compressed = settings.compressed
+        self.stamp_limits = StampLimits.from_settings(settings)
         self.matcher = StampMatcher(settings.annotated_buffer)
         self.annotation_counts = WorkerCounts()
         self.image_subscriber: rospy.Subscriber | None = None
@@ -75,6 +77,7 @@ class ClassifierNode(rospy.SubscribeListener):
         self.faces_subscriber: rospy.Subscriber | None = self.subscribe_faces()
         self.enable = EnableService(pause=self.pause, resume=self.resume)
         self.diagnostics = start_diagnostics(
+            "face classification",
             settings,
             self.worker.counts,
             rospy.resolve_name("faces"),
@@ -95,12 +98,12 @@ class ClassifierNode(rospy.SubscribeListener):
     def process(self, message: FaceDetectionArray) -> None:
         """Classifies the tracks that are due, updates each person's estimate, publishes the confirmed ones."""
         try:
+            timestamp = frame_seconds(message.header, self.stamp_limits)
             faces = tracked_faces(message, self.converter)
-        except (ImageError, FaceMessageError) as error:
+        except (StampError, ImageError, FaceMessageError) as error:
             self.worker.counts.rejected += 1
             rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {rospy.resolve_name('faces')}: {error}")
             return
-        timestamp = frame_seconds(message.header)
         self.estimates.keep_only(face.track_id for face in faces)
         due = self.estimates.due(faces, timestamp)
         if due:
@@ -112,6 +115,7 @@ class ClassifierNode(rospy.SubscribeListener):
         self.results_publisher.publish(
             affect_array(message.header, results, self.classifiers.labels("gender"), self.classifiers.labels("emotion"))
         )
+        self.diagnostics.published(message.header.stamp)
         if self.heatmaps_wanted():
             shown = [face for face in faces if face.confirmed and face.crop is not None]
             self.publish_heatmaps(message.header, shown, message.crop_margin)

@@ -26,6 +26,7 @@ from face_affect.ros.node import (
     publish_ready,
     start_diagnostics,
 )
+from face_affect.ros.stamps import StampError, StampLimits
 
 
 class DetectorNode:
@@ -41,6 +42,7 @@ class DetectorNode:
         self.detection = TrackingDetector.from_settings(self.pipeline.detector, settings)
         self.converter = ImageConverter()
         self.compressed = settings.compressed
+        self.stamp_limits = StampLimits.from_settings(settings)
         self.input_topic = image_topic(self.compressed)
         self.publisher = rospy.Publisher("faces", FaceDetectionArray, queue_size=5)
         self.publishing_faces = True  # until the first frame finds out
@@ -48,6 +50,7 @@ class DetectorNode:
         self.subscriber: rospy.Subscriber | None = subscribe_image(self.compressed, self.worker.put)
         self.enable = EnableService(pause=self.pause, resume=self.resume)
         self.diagnostics = start_diagnostics(
+            "face detection",
             settings,
             self.worker.counts,
             self.input_topic,
@@ -64,9 +67,10 @@ class DetectorNode:
         if not self.faces_wanted():
             return False
         try:
+            timestamp = frame_seconds(message.header, self.stamp_limits)
             image = self.converter.to_bgr(message)
-            tracks = self.detection.update(image, frame_seconds(message.header))
-        except (ImageError, FrameError) as error:
+            tracks = self.detection.update(image, timestamp)
+        except (StampError, ImageError, FrameError) as error:
             self.worker.counts.rejected += 1
             rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {self.input_topic}: {error}")
             return True
@@ -84,6 +88,7 @@ class DetectorNode:
                 self.converter,
             )
         )
+        self.diagnostics.published(message.header.stamp)
         self.worker.counts.faces += len(detected)
         return True
 

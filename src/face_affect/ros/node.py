@@ -14,6 +14,7 @@ from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 from face_affect.errors import ModelError, SettingsError
 from face_affect.ros.diagnostics import NodeDiagnostics
 from face_affect.ros.latest import WorkerCounts
+from face_affect.ros.stamps import StampLimits
 from face_affect.settings import Settings, load_settings
 
 
@@ -53,6 +54,7 @@ class EnableService:
 
 
 def start_diagnostics(
+    name: str,
     settings: Settings,
     counts: WorkerCounts,
     input_topic: str,
@@ -61,6 +63,7 @@ def start_diagnostics(
     extra_values: Callable[[], dict[str, str]] | None = None,
 ) -> NodeDiagnostics:
     return NodeDiagnostics(
+        name,
         counts,
         input_topic,
         files,
@@ -68,6 +71,9 @@ def start_diagnostics(
         extra_values=extra_values,
         period=settings.diagnostics_period,
         silent_after=settings.diagnostics_silent_after,
+        min_rate=settings.diagnostics_min_rate,
+        max_delay=settings.diagnostics_max_delay,
+        max_ahead=settings.stamp_max_ahead,
     )
 
 
@@ -109,7 +115,7 @@ def run_node(name: str, node_factory: Callable[[], object]) -> None:
     rospy.spin()
 
 
-def frame_seconds(header: Header) -> float:
-    """The frame's time for tracking: its stamp, or the time of arrival for an unstamped frame."""
-    stamp = header.stamp.to_sec()
-    return stamp if stamp > 0 else rospy.get_time()
+def frame_seconds(header: Header, limits: StampLimits) -> float:
+    """The frame's time for tracking: its stamp checked against the clock (:class:`StampError` if far off),
+    or the time of arrival for an unstamped frame."""
+    return limits.frame_seconds(header.stamp.to_sec(), rospy.get_time())
