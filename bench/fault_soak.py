@@ -109,6 +109,9 @@ class Incarnations:
                         "measured_seconds": round(warm[-1].elapsed_seconds - warm[0].elapsed_seconds, 1),
                         "rss_start_megabytes": round(warm[0].resident_megabytes, 2),
                         "rss_growth_megabytes": round(warm[-1].resident_megabytes - warm[0].resident_megabytes, 2),
+                        "rss_samples": [
+                            (sample.elapsed_seconds, round(sample.resident_megabytes, 2)) for sample in process.samples
+                        ],
                     }
                 )
         return rows

@@ -18,6 +18,7 @@ from face_affect.ros.images import SUPPORTED_ENCODINGS, ImageConverter, ImageErr
 from face_affect.ros.latest import LatestMessageWorker  # noqa: E402
 from face_affect.ros.matching import StampMatcher  # noqa: E402
 from face_affect.ros.stamps import StampError, StampLimits  # noqa: E402
+from face_affect.ros.throttle import MAX_KINDS, ThrottledLog  # noqa: E402
 
 # A small real picture: odd width, so 3- and 1-byte rows are not 4-byte aligned.
 RANDOM = np.random.default_rng(0)
@@ -215,3 +216,20 @@ def test_stamps_near_the_clock_are_the_frame_time_and_far_ones_are_refused() -> 
         limits.frame_seconds(1000.0 - 3600, now=1000.0)
     with pytest.raises(StampError, match=r"stamp 6.0 s ahead of the clock \(stamp_max_ahead 5 s\)"):
         limits.frame_seconds(1006.0, now=1000.0)
+
+
+def test_warnings_are_throttled_per_kind_of_problem() -> None:
+    """Two faults alternating on every message: each kind is logged once per period, not every time."""
+    logged: list[str] = []
+    now = [0.0]
+    log = ThrottledLog(logged.append, period=10.0, clock=lambda: now[0])
+    for index in range(1000):
+        now[0] = index * 0.01  # 100 messages a second for 10 s
+        log(f"face {index % 3}: score nan is not finite" if index % 2 else f"crop 4x4 does not match ({index}, 229)")
+    assert logged == ["crop 4x4 does not match (0, 229)", "face 1: score nan is not finite"]
+    now[0] = 10.5
+    assert log("face 7: score nan is not finite") and len(logged) == 3
+    for index in range(10 * MAX_KINDS):  # texts a sender chose: the kinds remembered stay bounded
+        letters = "".join(chr(ord("a") + int(digit)) for digit in str(index))
+        log(f"unsupported encoding '{letters}'")
+    assert len(log.last_logged) == MAX_KINDS

@@ -29,6 +29,7 @@ from face_affect.ros.node import (
     start_diagnostics,
 )
 from face_affect.ros.stamps import StampError, StampLimits
+from face_affect.ros.throttle import ThrottledLog
 from face_affect.saliency import GuidedBackpropagation, explain_faces, face_panel
 from face_affect.smoothing import PersonEstimates
 from face_affect.types import FaceResult
@@ -61,6 +62,7 @@ class ClassifierNode(rospy.SubscribeListener):
         self.converter = ImageConverter()
         self.compressed = settings.compressed
         self.stamp_limits = StampLimits.from_settings(settings)
+        self.rejections = ThrottledLog(rospy.logwarn)
         self.matcher = StampMatcher(settings.annotated_buffer)
         self.annotation_counts = WorkerCounts()
         self.image_subscriber: rospy.Subscriber | None = None
@@ -102,7 +104,7 @@ class ClassifierNode(rospy.SubscribeListener):
             faces = tracked_faces(message, self.converter)
         except (StampError, ImageError, FaceMessageError) as error:
             self.worker.counts.rejected += 1
-            rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {rospy.resolve_name('faces')}: {error}")
+            self.rejections(f"{rospy.get_name()}: {rospy.resolve_name('faces')}: {error}")
             return
         self.estimates.keep_only(face.track_id for face in faces)
         due = self.estimates.due(faces, timestamp)
@@ -172,7 +174,7 @@ class ClassifierNode(rospy.SubscribeListener):
         try:
             image = self.converter.to_bgr(frame)
         except ImageError as error:
-            rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: annotated frame: {error}")
+            self.rejections(f"{rospy.get_name()}: annotated frame: {error}")
             return
         annotated = draw_results(image, results)
         self.annotated_publisher.publish(self.converter.to_message(annotated, "bgr8", frame.header))

@@ -27,6 +27,7 @@ from face_affect.ros.node import (
     start_diagnostics,
 )
 from face_affect.ros.stamps import StampError, StampLimits
+from face_affect.ros.throttle import ThrottledLog
 
 
 class DetectorNode:
@@ -43,6 +44,7 @@ class DetectorNode:
         self.converter = ImageConverter()
         self.compressed = settings.compressed
         self.stamp_limits = StampLimits.from_settings(settings)
+        self.rejections = ThrottledLog(rospy.logwarn)
         self.input_topic = image_topic(self.compressed)
         self.publisher = rospy.Publisher("faces", FaceDetectionArray, queue_size=5)
         self.publishing_faces = True  # until the first frame finds out
@@ -72,7 +74,7 @@ class DetectorNode:
             tracks = self.detection.update(image, timestamp)
         except (StampError, ImageError, FrameError) as error:
             self.worker.counts.rejected += 1
-            rospy.logwarn_throttle_identical(10.0, f"{rospy.get_name()}: {self.input_topic}: {error}")
+            self.rejections(f"{rospy.get_name()}: {self.input_topic}: {error}")
             return True
         detected = [track for track in tracks if track.detected]
         crops = dict(

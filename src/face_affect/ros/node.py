@@ -15,6 +15,7 @@ from face_affect.errors import ModelError, SettingsError
 from face_affect.ros.diagnostics import NodeDiagnostics
 from face_affect.ros.latest import WorkerCounts
 from face_affect.ros.stamps import StampLimits
+from face_affect.ros.throttle import ThrottledLog
 from face_affect.settings import Settings, load_settings
 
 
@@ -90,6 +91,7 @@ class WorkerErrorLog:
 
     def __init__(self) -> None:
         self.logged_traceback = False
+        self.errors = ThrottledLog(rospy.logerr)
 
     def __call__(self, error: Exception) -> None:
         if not self.logged_traceback:
@@ -97,7 +99,7 @@ class WorkerErrorLog:
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             rospy.logerr(f"{rospy.get_name()}: failed on a message (later failures in one line):\n{text}")
             return
-        rospy.logerr_throttle_identical(10.0, f"{rospy.get_name()}: {type(error).__name__}: {error}")
+        self.errors(f"{rospy.get_name()}: {type(error).__name__}: {error}")
 
 
 def run_node(name: str, node_factory: Callable[[], object]) -> None:
