@@ -520,7 +520,8 @@ class NodesTest(GraphTestCase):
         self.assert_two_people_found(self.results.wait_for(self.publish(self.two_people_message(), zero)))
 
     def test_a_restarted_camera_is_read_again(self) -> None:
-        """A camera driver that restarts: its publisher goes, a new one comes on the same topic."""
+        """A camera driver that restarts: its publisher goes, a new one comes on the same topic, here
+        with another resolution and encoding (rgb8 at 1.5 times the size), then the old ones again."""
         topic = self.camera.resolved_name
         self.camera.unregister()
         try:
@@ -528,6 +529,9 @@ class NodesTest(GraphTestCase):
         finally:
             type(self).camera = rospy.Publisher(topic, Image, queue_size=10)
         wait_until(lambda: self.camera.get_num_connections() >= 1, "the detector to connect to the new camera")
+        larger = cv2.resize(self.two_people, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LINEAR)
+        restarted = image_message(cv2.cvtColor(larger, cv2.COLOR_BGR2RGB), "rgb8")
+        self.assert_two_people_found(self.results.wait_for(self.publish(restarted)), scale=1.5)
         self.assert_two_people_found(self.results.wait_for(self.publish(self.two_people_message())))
 
     def test_diagnostics_describe_both_nodes(self) -> None:

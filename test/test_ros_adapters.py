@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,9 +16,11 @@ pytestmark = pytest.mark.ros
 from cv_bridge import CvBridge  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
+from face_affect.msg import FaceDetection, FaceDetectionArray  # noqa: E402
 from face_affect.ros.images import SUPPORTED_ENCODINGS, ImageConverter, ImageError  # noqa: E402
 from face_affect.ros.latest import LatestMessageWorker  # noqa: E402
 from face_affect.ros.matching import StampMatcher  # noqa: E402
+from face_affect.ros.memory import MALLOC_TRIM, release_free_memory  # noqa: E402
 from face_affect.ros.stamps import StampError, StampLimits  # noqa: E402
 from face_affect.ros.throttle import MAX_KINDS, ThrottledLog  # noqa: E402
 
@@ -233,3 +237,35 @@ def test_warnings_are_throttled_per_kind_of_problem() -> None:
         letters = "".join(chr(ord("a") + int(digit)) for digit in str(index))
         log(f"unsupported encoding '{letters}'")
     assert len(log.last_logged) == MAX_KINDS
+
+
+def resident_megabytes() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(MALLOC_TRIM is None, reason="no glibc malloc_trim here")
+def test_memory_freed_by_a_large_message_goes_back_to_the_system() -> None:
+    """A 16 MB faces message of 300 crops, deserialised and dropped by a receiving thread as rospy
+    does: the heap keeps the freed pages until they are released."""
+    face = FaceDetection(track_id="abcde_1")
+    face.crop = Image(height=230, width=240, encoding="mono8", step=240, data=bytes(240 * 230))
+    buffer = io.BytesIO()
+    FaceDetectionArray(faces=[face] * 300).serialize(buffer)
+    serialised = buffer.getvalue()
+
+    def receive() -> None:
+        FaceDetectionArray().deserialize(serialised)
+
+    release_free_memory()
+    before = resident_megabytes()
+    for _ in range(5):
+        thread = threading.Thread(target=receive)
+        thread.start()
+        thread.join()
+    kept = resident_megabytes() - before
+    assert release_free_memory()
+    after = resident_megabytes() - before
+    assert after < 1.5, f"{after:.1f} MB still resident after the release ({kept:.1f} MB before it)"

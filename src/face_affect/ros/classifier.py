@@ -26,6 +26,7 @@ from face_affect.ros.node import (
     frame_seconds,
     private_settings,
     publish_ready,
+    release_memory_periodically,
     start_diagnostics,
 )
 from face_affect.ros.stamps import StampError, StampLimits
@@ -91,6 +92,7 @@ class ClassifierNode(rospy.SubscribeListener):
             # Made last: its listener runs as soon as a watcher connects, which a watcher already
             # waiting does at once, and it subscribes the camera only once faces are being read.
             self.annotated_publisher = rospy.Publisher("annotated", Image, queue_size=1, subscriber_listener=self)
+        self.memory_release = release_memory_periodically(settings.diagnostics_period)
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)
 

@@ -24,6 +24,7 @@ from face_affect.ros.node import (
     frame_seconds,
     private_settings,
     publish_ready,
+    release_memory_periodically,
     start_diagnostics,
 )
 from face_affect.ros.stamps import StampError, StampLimits
@@ -60,6 +61,7 @@ class DetectorNode:
             self.enable,
             lambda: {"active tracks": str(len(self.detection.tracker.tracks))},
         )
+        self.memory_release = release_memory_periodically(settings.diagnostics_period)
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)
         rospy.loginfo(f"{rospy.get_name()}: detecting faces on {self.input_topic}")

@@ -14,6 +14,7 @@ from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 from face_affect.errors import ModelError, SettingsError
 from face_affect.ros.diagnostics import NodeDiagnostics
 from face_affect.ros.latest import WorkerCounts
+from face_affect.ros.memory import release_free_memory
 from face_affect.ros.stamps import StampLimits
 from face_affect.ros.throttle import ThrottledLog
 from face_affect.settings import Settings, load_settings
@@ -52,6 +53,11 @@ class EnableService:
                 self.enabled = request.data
                 rospy.loginfo(f"{rospy.get_name()}: {'resumed' if request.data else 'paused'} by ~enable")
         return SetBoolResponse(success=True, message="processing" if self.enabled else "paused")
+
+
+def release_memory_periodically(period: float) -> rospy.Timer:
+    """Every ``period`` seconds, heap memory freed by large messages goes back to the system (:mod:`memory`)."""
+    return rospy.Timer(rospy.Duration(period), lambda _event: release_free_memory())
 
 
 def start_diagnostics(
