@@ -23,7 +23,8 @@ APT_PACKAGES := cmake g++ make catkin ros-message-generation ros-message-runtime
 	python3-sensor-msgs python3-std-msgs libsensor-msgs-dev libstd-msgs-dev librostest-dev \
 	python3-cv-bridge python3-catkin-pkg python3-opencv opencv-data python3-rostopic \
 	ros-std-msgs ros-sensor-msgs ros-std-srvs ros-diagnostic-msgs python3-diagnostic-msgs \
-	python3-std-srvs python3-venv python3-yaml python3-rospkg python3-scipy python3-diagnostic-updater
+	python3-std-srvs python3-venv python3-yaml python3-rospkg python3-scipy python3-diagnostic-updater \
+	python3-tf2-msgs
 
 CATKIN_INPUTS := package.xml CMakeLists.txt setup.py $(wildcard msg/*.msg scripts/* launch/*.launch test/*.test)
 # Sourcing setup.bash reads unset variables, hence set +u around it.
