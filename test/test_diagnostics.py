@@ -171,14 +171,16 @@ def test_the_delay_check_warns_on_late_outputs_and_clears() -> None:
 
 def test_the_node_status_merges_the_checks_unless_paused() -> None:
     counts = WorkerCounts(received=30, processed=30, processing_seconds=0.3, last_received=time.monotonic())
-    delay = OutputDelay(max_delay=0.5, max_ahead=5.0)
     enabled = [True]
-    task = NodeStatus("face detection", counts, "/camera/image_raw", MODELS, lambda: enabled[0], 5.0, [delay])
+    task = NodeStatus(
+        "face detection", counts, "/camera/image_raw", MODELS, lambda: enabled[0], 5.0,
+        min_rate=0.0, max_delay=0.5, max_ahead=5.0,
+    )
     assert run_check(task).level == DiagnosticStatus.OK
-    delay.tick(rospy.Time.now() - rospy.Duration(3.0))
+    task.published(rospy.Time.now() - rospy.Duration(3.0))
     merged = run_check(task)
     assert merged.level == DiagnosticStatus.WARN and merged.message.startswith("outputs up to 3.0")
     assert "processing time mean (ms)" in values(merged) and "Latest timestamp delay:" in values(merged)
     enabled[0] = False
-    delay.tick(rospy.Time.now() - rospy.Duration(3.0))
+    task.published(rospy.Time.now() - rospy.Duration(3.0))
     assert (run_check(task).level, run_check(task).message) == (DiagnosticStatus.OK, "paused (~enable false)")

@@ -182,7 +182,10 @@ class OutputDelay(TimeStampStatus):
 
 
 class NodeStatus(DiagnosticTask):
-    """One node's status: our counters over the last period, merged with the rate and delay checks."""
+    """One node's status: our counters over the last period, merged with the output rate and delay checks.
+
+    The node calls :meth:`published` for each output, which feeds both checks.
+    """
 
     def __init__(
         self,
@@ -192,7 +195,9 @@ class NodeStatus(DiagnosticTask):
         model_files: Sequence[str],
         is_enabled: Callable[[], bool],
         silent_after: float,
-        checks: Sequence[DiagnosticTask],
+        min_rate: float,
+        max_delay: float,
+        max_ahead: float,
         extra_values: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         super().__init__(name)
@@ -201,10 +206,17 @@ class NodeStatus(DiagnosticTask):
         self.model_files = list(model_files)
         self.is_enabled = is_enabled
         self.silent_after = silent_after
-        self.checks = list(checks)
+        self.rate = OutputRate(min_rate)
+        self.delay = OutputDelay(max_delay, max_ahead)
         self.extra_values = extra_values
         self.previous = replace(counts)
         self.previous_time = time.monotonic()
+
+    def published(self, stamp: rospy.Time) -> None:
+        """One output left for a frame stamped ``stamp`` (zero: unstamped, no delay to check)."""
+        self.rate.tick()
+        if not stamp.is_zero():
+            self.delay.tick(stamp)
 
     def run(self, stat: DiagnosticStatusWrapper) -> DiagnosticStatusWrapper:
         now = time.monotonic()
@@ -224,7 +236,7 @@ class NodeStatus(DiagnosticTask):
         )
         stat.summary(counters)
         stat.values = list(counters.values)
-        for check in self.checks:
+        for check in (self.rate, self.delay):
             result = check.run(DiagnosticStatusWrapper())
             stat.values.extend(result.values)
             if enabled and result.level > DiagnosticStatus.OK:
@@ -233,43 +245,19 @@ class NodeStatus(DiagnosticTask):
 
 
 class NodeDiagnostics:
-    """Publishes a :class:`NodeStatus` on ``/diagnostics`` every ``period`` seconds through an ``Updater``.
+    """Publishes a :class:`NodeStatus` on ``/diagnostics`` every ``period`` seconds through an ``Updater``."""
 
-    The node calls :meth:`published` for each output, which feeds the rate and delay checks.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        counts: WorkerCounts,
-        input_topic: str,
-        model_files: Sequence[str],
-        is_enabled: Callable[[], bool],
-        period: float,
-        silent_after: float,
-        min_rate: float,
-        max_delay: float,
-        max_ahead: float,
-        extra_values: Callable[[], dict[str, str]] | None = None,
-    ) -> None:
+    def __init__(self, status: NodeStatus, period: float) -> None:
         if period <= 0:
             raise ValueError(f"diagnostics_period must be positive, got {period}")
-        self.rate = OutputRate(min_rate)
-        self.delay = OutputDelay(max_delay, max_ahead)
+        self.status = status
         self.updater = Updater()
         self.updater.setHardwareID("none")  # software only; an empty id makes the Updater warn
-        self.updater.add(
-            NodeStatus(
-                name, counts, input_topic, model_files, is_enabled, silent_after, [self.rate, self.delay], extra_values
-            )
-        )
+        self.updater.add(status)
         self.timer = rospy.Timer(rospy.Duration(period), self.publish)
 
     def published(self, stamp: rospy.Time) -> None:
-        """One output left for a frame stamped ``stamp`` (zero: unstamped, no delay to check)."""
-        self.rate.tick()
-        if not stamp.is_zero():
-            self.delay.tick(stamp)
+        self.status.published(stamp)
 
     def publish(self, _event: rospy.timer.TimerEvent | None = None) -> None:
         self.updater.force_update()

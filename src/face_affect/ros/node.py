@@ -12,7 +12,7 @@ from std_msgs.msg import Bool, Header
 from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 
 from face_affect.errors import ModelError, SettingsError
-from face_affect.ros.diagnostics import NodeDiagnostics
+from face_affect.ros.diagnostics import NodeDiagnostics, NodeStatus
 from face_affect.ros.latest import WorkerCounts
 from face_affect.ros.memory import release_free_memory
 from face_affect.ros.stamps import StampLimits
@@ -69,19 +69,19 @@ def start_diagnostics(
     enable: EnableService,
     extra_values: Callable[[], dict[str, str]] | None = None,
 ) -> NodeDiagnostics:
-    return NodeDiagnostics(
+    status = NodeStatus(
         name,
         counts,
         input_topic,
         files,
         lambda: enable.enabled,
-        extra_values=extra_values,
-        period=settings.diagnostics_period,
         silent_after=settings.diagnostics_silent_after,
         min_rate=settings.diagnostics_min_rate,
         max_delay=settings.diagnostics_max_delay,
         max_ahead=settings.stamp_max_ahead,
+        extra_values=extra_values,
     )
+    return NodeDiagnostics(status, settings.diagnostics_period)
 
 
 def describe_counts(what: str, counts: WorkerCounts) -> str:
