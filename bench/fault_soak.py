@@ -49,6 +49,7 @@ from ros_graph import (
     free_port,
     image_messages,
     machine_description,
+    sleep_until_next,
     wait_for_connections,
     wait_for_ready,
 )
@@ -236,12 +237,7 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
                 for node, record in incarnations.items():
                     record.sample(node_pid(node), elapsed)
                 next_sample += SAMPLE_SECONDS
-            next_time += period
-            delay = next_time - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            elif delay < -period:
-                next_time = time.monotonic()
+            next_time = sleep_until_next(next_time, period)
         final_pids = {node: node_pid(node) for node in NODES}
         time.sleep(2.0)  # the last frames' results
         rospy.signal_shutdown("soak finished")

@@ -317,6 +317,19 @@ def wait_for_connections(graph: LaunchedGraph, publisher: rospy.Publisher, recor
         time.sleep(0.05)
 
 
+def sleep_until_next(tick: float, period: float) -> float:
+    """Sleeps until ``tick + period`` (``time.monotonic()``) and returns that tick. The schedule is
+    absolute, so a late frame does not shift the ones after it; more than one period late, it skips
+    ahead instead of sending a burst."""
+    tick += period
+    delay = tick - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    elif delay < -period:
+        tick = time.monotonic()
+    return tick
+
+
 def publish_frames(
     publisher: rospy.Publisher,
     messages: list[Image],
@@ -325,11 +338,8 @@ def publish_frames(
     first_sequence: int,
     on_frame: Callable[[float], None] | None = None,
 ) -> list[int]:
-    """Publishes at ``rate`` Hz for ``seconds``, each frame stamped as it is sent; returns the stamps (ns).
-
-    The schedule is absolute, so a late frame does not shift the ones after it; a
-    publisher more than one period late skips ahead instead of sending a burst.
-    """
+    """Publishes at ``rate`` Hz for ``seconds`` (:func:`sleep_until_next`), each frame stamped as it is sent;
+    returns the stamps (ns)."""
     period = 1.0 / rate
     start = time.monotonic()
     next_time = start
@@ -344,12 +354,7 @@ def publish_frames(
         sequence += 1
         if on_frame is not None:
             on_frame(time.monotonic() - start)
-        next_time += period
-        delay = next_time - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        elif delay < -period:
-            next_time = time.monotonic()
+        next_time = sleep_until_next(next_time, period)
     return stamps
 
 
