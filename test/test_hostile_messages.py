@@ -9,6 +9,7 @@ nodes rely on, or raises the one error type the node catches, counts and logs (a
 from __future__ import annotations
 
 import math
+from io import BytesIO
 
 import numpy as np
 import pytest
@@ -20,11 +21,13 @@ import rospy  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from sensor_msgs.msg import Image, RegionOfInterest  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
 
-from face_affect.cropping import crop_region  # noqa: E402
+from face_affect.cropping import crop_face, transmissible_margin  # noqa: E402
 from face_affect.msg import FaceDetection, FaceDetectionArray  # noqa: E402
 from face_affect.ros.images import ImageConverter, ImageError  # noqa: E402
-from face_affect.ros.messages import MAX_FACES, FaceMessageError, tracked_faces  # noqa: E402
+from face_affect.ros.messages import MAX_FACES, FaceMessageError, detection_array, tracked_faces  # noqa: E402
+from face_affect.tracking import Track  # noqa: E402
 from face_affect.types import FaceBox  # noqa: E402
 
 CONVERTER = ImageConverter()
@@ -57,8 +60,8 @@ def face_messages(draw) -> FaceDetectionArray:
         detected = draw(st.booleans())
         crop = Image()
         if detected:
-            if draw(st.booleans()) and math.isfinite(margin) and roi.width and roi.height:  # the size it should be
-                _, _, width, height = crop_region(FaceBox(0, 0, roi.width, roi.height), margin)
+            if draw(st.booleans()) and 0 <= margin <= 2 and roi.width and roi.height:  # the size it should be
+                height, width = independent_crop_shape(FaceBox(0, 0, roi.width, roi.height), margin)
             else:
                 width, height = draw(st.integers(0, 300)), draw(st.integers(0, 300))
             data = None if draw(st.booleans()) else draw(st.integers(0, 10_000))
@@ -78,12 +81,23 @@ def face_messages(draw) -> FaceDetectionArray:
     return FaceDetectionArray(image_width=image_width, image_height=image_height, crop_margin=margin, faces=faces)
 
 
+def over_the_wire(message: FaceDetectionArray) -> FaceDetectionArray:
+    """The message as a subscriber gets it: serialised and deserialised by genpy (float32 fields rounded)."""
+    buffer = BytesIO()
+    message.serialize(buffer)
+    received = FaceDetectionArray()
+    received.deserialize(buffer.getvalue())
+    return received
+
+
 @MANY
 @given(face_messages())
 def test_face_messages_are_used_only_when_they_are_consistent(message: FaceDetectionArray):
+    message = over_the_wire(message)
     try:
         faces = tracked_faces(message, CONVERTER)
-    except (FaceMessageError, ImageError):
+    except (FaceMessageError, ImageError) as error:
+        assert_rejection_is_right(message, error)
         return
     assert len(faces) == len(message.faces) <= MAX_FACES
     assert len({face.track_id for face in faces}) == len(faces) and all(face.track_id for face in faces)
@@ -92,10 +106,90 @@ def test_face_messages_are_used_only_when_they_are_consistent(message: FaceDetec
         assert box.width > 0 and box.height > 0 and math.isfinite(box.score)
         assert box.x + box.width <= message.image_width and box.y + box.height <= message.image_height
         if face.detected:
-            _, _, width, height = crop_region(box, message.crop_margin)
-            assert face.crop.dtype == np.uint8 and face.crop.shape == (height, width)
+            assert face.crop.dtype == np.uint8 and face.crop.shape == independent_crop_shape(box, message.crop_margin)
         else:
             assert face.crop is None
+
+
+def independent_crop_shape(box: FaceBox, margin: float) -> tuple[int, int]:
+    """``(height, width)`` of a crop at ``margin``, written out here rather than taken from the code under test."""
+    grow = [math.floor(margin * side + 0.5) for side in (box.width, box.height)]
+    return max(1, box.height + 2 * grow[1]), max(1, box.width + 2 * grow[0])
+
+
+def assert_rejection_is_right(message: FaceDetectionArray, error: Exception) -> None:
+    """A rejected message must break one of the rules; one that breaks none was wrongly refused."""
+    margin = message.crop_margin
+    if len(message.faces) > MAX_FACES or not (math.isfinite(margin) and 0 <= margin <= 2):
+        return
+    seen = set()
+    for face in message.faces:
+        roi = face.roi
+        if not face.track_id or face.track_id in seen or not math.isfinite(face.score):
+            return
+        seen.add(face.track_id)
+        if not roi.width or not roi.height:
+            return
+        if roi.x_offset + roi.width > message.image_width or roi.y_offset + roi.height > message.image_height:
+            return
+        if face.detected:
+            crop = face.crop
+            box = FaceBox(roi.x_offset, roi.y_offset, roi.width, roi.height)
+            if crop.encoding != "mono8" or (crop.height, crop.width) != independent_crop_shape(box, margin):
+                return
+            if not crop.width or not crop.height or crop.step < crop.width or len(crop.data) < crop.step * crop.height:
+                return
+            if len(crop.data) < crop.step * crop.height:
+                return
+    raise AssertionError(f"a consistent message was rejected: {error}")
+
+
+MARGINS = (0.0, 0.076, 0.1, 0.25, 1 / 3, 0.5)
+"""0.076 is the shipped models' enclosing margin; 0.076 x 125 is exactly half a pixel in float64."""
+
+
+def detector_messages(side: int, margin: float, transmit=transmissible_margin) -> list[FaceDetectionArray]:
+    """What the detector node publishes for a ``side`` x ``side`` face at the corners and the centre
+    of a 1000 x 1000 image, cropped at ``transmit(margin)``."""
+    image = np.zeros((1000, 1000), np.uint8)
+    middle = min((1000 - side) // 2 | 1, 1000 - side)  # odd, so the old position-dependent rounding shows
+    positions = {(0, 0), (1000 - side, 1000 - side), (middle, (1000 - side) // 2), (0, 1000 - side)}
+    crop_margin = transmit(margin)
+    messages = []
+    for x, y in sorted(positions):
+        box = FaceBox(x, y, side, side)
+        track = Track("t_1", box, first_seen=1.0, last_seen=1.0, confirmed=True)
+        crop = crop_face(image, box, crop_margin)
+        messages.append(detection_array(Header(), image.shape, [track], [crop], crop_margin, CONVERTER))
+    return messages
+
+
+@pytest.mark.parametrize("margin", MARGINS)
+def test_every_face_size_the_detector_sends_is_accepted_after_the_wire(margin: float):
+    """Box sides 1-1000 px at the edges and the centre: every detector message survives genpy and the checks."""
+    rejected = []
+    for side in range(1, 1001):
+        for message in detector_messages(side, margin):
+            try:
+                (face,) = tracked_faces(over_the_wire(message), CONVERTER)
+            except FaceMessageError as error:
+                rejected.append((side, str(error)))
+                continue
+            assert face.crop.shape == crop_face(np.zeros((1000, 1000), np.uint8), face.box, margin).shape
+    assert not rejected, rejected[:5]
+
+
+def test_cropping_at_the_float64_margin_loses_faces_on_the_wire():
+    """The old defect planted: crops cut at float64 0.076, received as float32. Sides 125 x odd are refused."""
+    rejected = set()
+    for side in (124, 125, 126, 375, 625):
+        for message in detector_messages(side, 0.076, transmit=float):
+            try:
+                tracked_faces(over_the_wire(message), CONVERTER)
+            except FaceMessageError as error:
+                assert "does not match its box and margin" in str(error)
+                rejected.add(side)
+    assert rejected == {125, 375, 625}
 
 
 def test_a_flood_of_faces_is_refused_before_any_is_read():

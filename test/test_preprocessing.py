@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from face_affect.cropping import crop_face, crop_region, enclosing_margin, recrop, to_model_input
+from face_affect.cropping import (
+    crop_face,
+    crop_region,
+    enclosing_margin,
+    recrop,
+    to_model_input,
+    transmissible_margin,
+)
 from face_affect.frames import to_grey
 from face_affect.types import FaceBox, as_margins
 
@@ -14,7 +21,8 @@ def gradient_image(height: int = 100, width: int = 120) -> np.ndarray:
 def test_margins_grow_each_side_by_a_fraction_of_the_box():
     box = FaceBox(x=20, y=30, width=40, height=50)
     assert crop_region(box, 0.0) == (20, 30, 40, 50)
-    assert crop_region(box, 0.25) == (10, 18, 60, 74)
+    # 12.5 px a side rounds up on both sides, wherever the box is.
+    assert crop_region(box, 0.25) == (10, 17, 60, 76)
     assert crop_region(box, (0.0, -0.1, 0.5, 0.2)) == (20, 35, 60, 55)
 
 
@@ -42,14 +50,45 @@ def test_crop_outside_the_image_is_an_error():
         crop_face(gradient_image(), FaceBox(x=500, y=500, width=10, height=10), 0.0)
 
 
-def test_recrop_from_a_wider_crop_equals_cropping_the_frame():
-    image = gradient_image(200, 200)
-    box = FaceBox(x=60, y=50, width=80, height=80)
-    model_margin = (-0.02, -0.1, 0.0, 0.08)
-    wide_margin = enclosing_margin([model_margin, 0.01])
-    assert wide_margin == pytest.approx(0.08)
-    wide = crop_face(image, box, wide_margin)
-    np.testing.assert_array_equal(recrop(wide, 80, 80, wide_margin, model_margin), crop_face(image, box, model_margin))
+@pytest.mark.parametrize(
+    "model_margin",
+    [(-0.02, -0.1, 0.0, 0.08), 0.076, (0.1, 0.06, 0.1, 0.02)],
+    ids=["mixed", "half-pixel", "asymmetric"],
+)
+def test_recrop_from_a_wider_crop_equals_cropping_the_frame(model_margin):
+    """Every box side 1-260 px, at odd and even positions and at both edges of the frame.
+
+    0.076 x 125 is exactly half a pixel: position-dependent rounding (the old crop_region)
+    framed such boxes 1 px apart in the two paths.
+    """
+    image = gradient_image(301, 307)
+    height, width = image.shape[:2]
+    wide_margin = transmissible_margin(enclosing_margin([model_margin, 0.01]))
+    checked = 0
+    for side in range(1, 261):
+        for x, y in ((0, 0), (1, 2), (37, 41), (width - side, height - side), (width - 1 - side, height - 1 - side)):
+            if x < 0 or y < 0:
+                continue
+            box = FaceBox(x=x, y=y, width=side, height=side)
+            wide = crop_face(image, box, wide_margin)
+            mine = recrop(wide, box.width, box.height, wide_margin, model_margin)
+            np.testing.assert_array_equal(mine, crop_face(image, box, model_margin), err_msg=f"{box}")
+            checked += 1
+    assert checked > 1200
+
+
+def test_margin_pixels_do_not_depend_on_the_box_position():
+    for x in range(0, 9):
+        region = crop_region(FaceBox(x=100 + x, y=100 + x, width=125, height=375), 0.076)
+        assert region == (100 + x - 10, 100 + x - 29, 145, 433)
+
+
+def test_transmissible_margin_is_a_float32_that_encloses_the_margin():
+    for margin in (0.0, 0.076, 0.1, 1 / 3, 0.25, 1.9999999):
+        sent = transmissible_margin(margin)
+        assert sent >= margin
+        assert float(np.float32(sent)) == sent
+        assert sent - margin <= np.spacing(np.float32(sent))
 
 
 def test_recrop_refuses_a_margin_wider_than_the_crop():

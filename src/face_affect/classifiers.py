@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from face_affect.cropping import enclosing_margin, recrop, to_model_input
+from face_affect.cropping import enclosing_margin, recrop, to_model_input, transmissible_margin
 from face_affect.errors import ModelError
 from face_affect.sessions import open_session
 from face_affect.settings import Settings, as_settings
@@ -128,8 +128,12 @@ class FaceClassifiers:
 
     @property
     def crop_margin(self) -> float:
-        """A uniform margin enclosing every classifier's framing: the crops the detector sends."""
-        return enclosing_margin([classifier.crop_margin for classifier in self.classifiers.values()])
+        """A uniform margin enclosing every classifier's framing: the crops the detector sends.
+
+        A float32 (:func:`~face_affect.cropping.transmissible_margin`), so that the library, the
+        CLI and both nodes crop with the number that ``FaceDetectionArray.crop_margin`` carries.
+        """
+        return transmissible_margin(enclosing_margin([model.crop_margin for model in self.classifiers.values()]))
 
     @property
     def model_files(self) -> list[str]:

@@ -6,10 +6,17 @@ the box. Each model stores the margins that reproduce its training framing from
 a detector box (measured by ``face_affect.training.framing``). Parts of the crop
 outside the image are filled by replicating the edge pixels, so a face at the
 border keeps the framing the classifier was trained on.
+
+The growth of each side is a whole number of pixels that depends on the box's size alone
+(:func:`crop_padding`), never on its position, so a crop cut out of a wider crop
+(:func:`recrop`) frames the face exactly as cropping the frame would. A margin that crosses
+a process boundary is first made a float32 (:func:`transmissible_margin`), the type of
+``FaceDetectionArray.crop_margin``: both sides then compute the crop from the same number.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -18,13 +25,45 @@ import numpy as np
 from face_affect.types import FaceBox, as_margins
 
 
+def transmissible_margin(margin: float) -> float:
+    """The smallest float32 at least ``margin``: the margin as a float32 message field carries it.
+
+    The detector crops with this value and sends it; the receiver checks and re-crops with
+    what it reads, the same number. (Cropping with the float64 0.076 and sending the float32
+    0.0759999 made every box side of 125 x an odd number of pixels 1 px off on the other side.)
+    Rounding up keeps the crop enclosing every model's framing.
+    """
+    single = np.float32(margin)
+    if float(single) < margin:
+        single = np.nextafter(single, np.float32(np.inf))
+    return float(single)
+
+
+def margin_pixels(margin: float, size: int) -> int:
+    """Pixels that a margin adds to a side of ``size`` pixels, halves rounded up (negative: cut)."""
+    return math.floor(margin * size + 0.5)
+
+
+def crop_padding(width: int, height: int, margin: float | Sequence[float]) -> tuple[int, int, int, int]:
+    """``(left, top, right, bottom)`` pixels by which the margins grow a ``width`` x ``height`` box."""
+    left, top, right, bottom = as_margins(margin)
+    return (
+        margin_pixels(left, width),
+        margin_pixels(top, height),
+        margin_pixels(right, width),
+        margin_pixels(bottom, height),
+    )
+
+
 def crop_region(box: FaceBox, margin: float | Sequence[float]) -> tuple[int, int, int, int]:
     """``(x, y, width, height)`` of the box grown by the margins; may leave the image."""
-    left, top, right, bottom = as_margins(margin)
-    x0, y0 = round(box.x - left * box.width), round(box.y - top * box.height)
-    x1 = round(box.x + box.width + right * box.width)
-    y1 = round(box.y + box.height + bottom * box.height)
-    return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+    left, top, right, bottom = crop_padding(box.width, box.height, margin)
+    return (
+        box.x - left,
+        box.y - top,
+        max(1, box.width + left + right),
+        max(1, box.height + top + bottom),
+    )
 
 
 def crop_face(image: np.ndarray, box: FaceBox, margin: float | Sequence[float]) -> np.ndarray:
@@ -55,15 +94,11 @@ def recrop(
     The ROS detector sends one crop per face at the margin that encloses every
     classifier's framing; each classifier cuts its own out of it with this.
     """
+    # The tolerance admits a sender that rounded the margin to float32 downwards.
     if max(as_margins(margin)) > crop_margin + 1e-6:
         raise ValueError(f"cannot cut margin {margin} out of a crop with margin {crop_margin}")
-    inner = FaceBox(
-        x=round(crop_margin * box_width),
-        y=round(crop_margin * box_height),
-        width=box_width,
-        height=box_height,
-    )
-    return crop_face(crop, inner, margin)
+    left, top, _, _ = crop_padding(box_width, box_height, crop_margin)
+    return crop_face(crop, FaceBox(x=left, y=top, width=box_width, height=box_height), margin)
 
 
 def to_model_input(grey_crops: list[np.ndarray], width: int, height: int) -> np.ndarray:
