@@ -428,7 +428,7 @@ class NodesTest(GraphTestCase):
         bad_frames = (
             (image_message(np.zeros((48, 64), dtype=np.float32), "32FC1"), "unsupported encoding '32FC1'"),
             (image_message(np.zeros((48, 64), dtype=np.uint16), "16UC1"), "unsupported encoding '16UC1'"),
-            (image_message(np.zeros((48, 32, 2), dtype=np.uint8), "yuv422"), "unsupported encoding 'yuv422'"),
+            (image_message(np.zeros((48, 32, 2), dtype=np.uint8), "nv21"), "unsupported encoding 'nv21'"),
             (Image(height=0, width=0, encoding="bgr8", step=0, data=b""), "empty 0x0 image"),
             (truncated, "malformed bgr8 image"),
         )

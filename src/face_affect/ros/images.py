@@ -36,6 +36,10 @@ SUPPORTED_ENCODINGS = {
     "bayer_bggr8": Encoding(1, cv2.COLOR_BayerRG2BGR),
     "bayer_gbrg8": Encoding(1, cv2.COLOR_BayerGR2BGR),
     "bayer_grbg8": Encoding(1, cv2.COLOR_BayerGB2BGR),
+    # USB (UVC) camera drivers publish 4:2:2 YUV, two bytes a pixel: ROS's yuv422 is UYVY
+    # byte order, yuv422_yuy2 is YUYV (as cv_bridge reads them).
+    "yuv422": Encoding(2, cv2.COLOR_YUV2BGR_UYVY),
+    "yuv422_yuy2": Encoding(2, cv2.COLOR_YUV2BGR_YUY2),
 }
 
 
