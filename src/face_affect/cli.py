@@ -1,5 +1,6 @@
 """Command line: ``python -m face_affect image PATH... [--annotate DIR] [--saliency DIR]`` and ``video SOURCE``.
 
+``--config FILE``, ``--set KEY=VALUE`` and ``--json`` go before or after the subcommand.
 ``image`` prints one JSON object per image (JSON lines), each image on its own: no
 tracking across unrelated photos. A file that cannot be read (missing, empty,
 truncated, not an image) is named on stderr with the reason, the others are still
@@ -30,12 +31,38 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".p
 JPEG_START, JPEG_END, JPEG_SCAN = b"\xff\xd8", b"\xff\xd9", 0xDA
 
 
+AFTER_COMMAND = "_after_command"
+"""Suffix of the destinations of the shared options when given after the subcommand."""
+
+
+def add_shared_options(parser: argparse.ArgumentParser, suffix: str = "") -> None:
+    """``--config``, ``--set`` and ``--json``: accepted before and after the subcommand alike.
+
+    argparse lets a subcommand's parser overwrite what the main parser read, so the copies
+    after the subcommand write to their own destinations and :func:`parse_arguments` merges them.
+    """
+    parser.add_argument(
+        "--config", dest=f"config{suffix}", help="settings file in the nodes' YAML format (default: built-in defaults)"
+    )
+    parser.add_argument(
+        "--set",
+        dest=f"set{suffix}",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one setting (repeatable), over --config",
+    )
+    parser.add_argument(
+        "--json",
+        dest=f"json{suffix}",
+        action="store_true",
+        help="JSON lines on stdout: the default and only format (accepted for older scripts)",
+    )
+
+
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m face_affect", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", help="settings file in the nodes' YAML format (default: built-in defaults)")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="one setting (repeatable), over --config"
-    )
+    add_shared_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     image = commands.add_parser("image", help="classify the faces in image files or folders")
     image.add_argument("paths", nargs="+", type=Path)
@@ -53,7 +80,18 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     video.add_argument("source", help="a video file, or a camera index such as 0")
     video.add_argument("--output", type=Path, help="write the annotated video here")
     video.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: all)")
-    return parser.parse_args(argv)
+    for command in (image, video):
+        add_shared_options(command, AFTER_COMMAND)
+    arguments = parser.parse_args(argv)
+    after = {name: getattr(arguments, name + AFTER_COMMAND) for name in ("config", "set", "json")}
+    for name in after:
+        delattr(arguments, name + AFTER_COMMAND)
+    if arguments.config is not None and after["config"] is not None:
+        parser.error("--config given twice (before and after the command)")
+    arguments.config = arguments.config if after["config"] is None else after["config"]
+    arguments.set = arguments.set + after["set"]  # in command-line order: later ones win
+    arguments.json = arguments.json or after["json"]
+    return arguments
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
