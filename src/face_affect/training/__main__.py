@@ -78,6 +78,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     train_parser.add_argument("--rotation-degrees", type=float, default=AugmentationRanges.rotation_degrees)
     train_parser.add_argument("--votes", type=Path, help="ferplus_votes.npz: crowd votes for FER-2013 (emotion)")
     train_parser.add_argument("--vote-weight", type=float, default=TrainingConfig.vote_weight)
+    train_parser.add_argument(
+        "--group-balance",
+        type=float,
+        default=TrainingConfig.group_balance,
+        metavar="POWER",
+        help="weigh each face by count(age band x gender x race group) ** -POWER (UTKFace); 0: off",
+    )
     train_parser.add_argument("--extra-train", type=Path, help="training-only faces, e.g. gender_utkface_extra.npz")
     train_parser.add_argument(
         "--selection",
@@ -171,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         normalization=arguments.normalization,
         vote_weight=arguments.vote_weight,
         selection=arguments.selection,
+        group_balance=arguments.group_balance,
     )
     data = load_dataset(arguments.data)
     if arguments.votes:

@@ -4,7 +4,9 @@
 camera corruptions of :mod:`face_affect.corruptions` (the robustness benchmark's table,
 run on the validation split) and, where the data has crowd votes, FER+ majority-vote
 accuracy: the model kept is the one best on average over all three, not the one that
-is best on clean benchmark crops alone.
+is best on clean benchmark crops alone. ``worst_group`` (gender, UTKFace) keeps the epoch
+whose least accurate group of people (:mod:`face_affect.training.groups`) is best, the mean
+only breaking ties: a model that is right on average can still fail one group every time.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import numpy as np
 
 from face_affect.corruptions import corrupted_sets
 from face_affect.training.datasets import LabelledSplits, majority_labels
+from face_affect.training.groups import accuracy_by_reported_group, reported_groups, worst_group
 
-SELECTIONS = ("clean", "robust")
+SELECTIONS = ("clean", "robust", "worst_group")
+TIE_BREAK = 1e-3
+"""Weight of the mean accuracy in the ``worst_group`` score: it decides only between equal worst groups."""
 CORRUPTED_FACES = 1200
 """Validation faces the corruptions are measured on each epoch: ten corrupted copies of all
 3,589 FER-2013 faces would cost more than the epoch's training here."""
@@ -36,6 +41,12 @@ class ValidationScore:
         self.corrupted = corrupted_sets(self.images[subset], seed) if selection == "robust" else {}
         votes = data.votes.get("val")
         self.majority = majority_labels(votes) if votes is not None and selection == "robust" else None
+        self.groups = {}
+        if selection == "worst_group":
+            extra = data.extra.get("val", {})
+            if "age" not in extra or "race" not in extra:
+                raise ValueError("worst_group selection needs the validation split's age and race (UTKFace)")
+            self.groups = reported_groups(self.labels, extra["age"], extra["race"])
 
     def __call__(self, predict: Predict) -> dict[str, float]:
         """``accuracy`` (the labels'), and for ``robust`` the other figures and their mean, ``score``."""
@@ -55,4 +66,8 @@ class ValidationScore:
             figures["corrupted_worst"] = min(by_corruption.values())
             parts.append(figures["corrupted_mean"])
         figures["score"] = float(np.mean(parts))
+        if self.groups:
+            name, accuracy = worst_group(accuracy_by_reported_group(predictions == self.labels, self.groups))
+            figures.update(worst_group=name, worst_group_accuracy=accuracy)
+            figures["score"] = accuracy + TIE_BREAK * figures["accuracy"]
         return figures

@@ -27,6 +27,7 @@ from face_affect.training.auxiliary import (
 from face_affect.training.datasets import LabelledSplits
 from face_affect.training.distillation import TeacherEnsemble, distillation_loss
 from face_affect.training.graph import build_network, normalise
+from face_affect.training.groups import balancing_weights, training_groups
 from face_affect.training.selection import ValidationScore
 
 LOGGER = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ class TrainingConfig:
     auxiliary_weight: float = 0.0
     """Weight of the race and age losses learnt beside gender (:mod:`face_affect.training.auxiliary`);
     0: off."""
+    group_balance: float = 0.0
+    """Power of the group-balancing loss weights over age band × gender × race
+    (:func:`face_affect.training.groups.balancing_weights`); 0: every face alike."""
 
 
 class WeightAverage:
@@ -196,6 +200,13 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
     validation = ValidationScore(data, config.selection, config.seed)
     if extra_outputs:
         train_race, train_age = auxiliary_targets(data.extra.get("train", {}))
+    face_weights = None
+    if config.group_balance > 0:
+        extra = data.extra.get("train", {})
+        if "age" not in extra or "race" not in extra or len(extra["age"]) != len(train_labels):
+            raise ValueError("group balancing needs the age and race of every training face (UTKFace)")
+        groups = training_groups(data.labels["train"], extra["age"], extra["race"])
+        face_weights = torch.from_numpy(balancing_weights(groups, config.group_balance))
     while state["epoch"] < config.epochs:
         if state["epoch"] - state["best_epoch"] > config.early_stopping_patience:
             LOGGER.info("early stop: no gain on val for %d epochs", config.early_stopping_patience)
@@ -215,7 +226,10 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
             logits = outputs[:, :num_classes]
             votes = None if train_votes is None else train_votes[indices]
             targets = soft_targets(train_labels[indices], votes, num_classes, config)
-            loss = functional.cross_entropy(logits, targets)
+            if face_weights is None:
+                loss = functional.cross_entropy(logits, targets)
+            else:
+                loss = (functional.cross_entropy(logits, targets, reduction="none") * face_weights[indices]).mean()
             if extra_outputs:
                 extra_loss = auxiliary_loss(outputs[:, num_classes:], train_race[indices], train_age[indices])
                 loss = loss + config.auxiliary_weight * extra_loss
