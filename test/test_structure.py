@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import GENDER_MODEL, LIBRARY_PATH, PHOTOS, REPOSITORY, run_cli
+from conftest import GENDER_MODEL, LIBRARY_PATH, REPOSITORY, run_cli
 from face_affect.detectors import create_detector, detector_names, register_detector
 from face_affect.errors import ModelError, SettingsError
 from face_affect.pipeline import FaceAffectPipeline
@@ -18,8 +18,7 @@ from face_affect.settings import SETTINGS, Settings, load_settings, parse_assign
 from face_affect.types import FaceBox
 from model_files import rewrite_metadata
 
-pytestmark = pytest.mark.data  # the photos and data sets in ../shared/data
-
+PHOTOS = REPOSITORY / "data" / "frames"  # bundled: the structure needs none of ../shared/data
 PACKAGE = LIBRARY_PATH / "face_affect"
 
 

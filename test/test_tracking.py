@@ -56,9 +56,34 @@ def test_boxes_in_any_order_give_the_same_tracks():
     frames = [[box_at(100 + 5 * i, 100), box_at(600, 100 + 3 * i), box_at(900, 500)] for i in range(20)]
     a = run(ordered, frames)
     b = run(shuffled, [list(reversed(boxes)) if i % 2 else boxes for i, boxes in enumerate(frames)])
-    ids_a = {track.track_id: track.box for track in a[-1]}
-    ids_b = {track.box: track.track_id for track in b[-1]}
-    assert sorted(ids_a.values(), key=lambda box: box.x) == sorted(ids_b, key=lambda box: box.x)
+    # Ids are random strings, so the two trackers' ids correspond, frame by frame, through the boxes.
+    same_id: dict[str, str] = {}
+    for tracks_a, tracks_b in zip(a, b):
+        id_at_a = {track.box: track.track_id for track in tracks_a}
+        id_at_b = {track.box: track.track_id for track in tracks_b}
+        assert id_at_a.keys() == id_at_b.keys()
+        for box, track_id in id_at_a.items():
+            assert same_id.setdefault(track_id, id_at_b[box]) == id_at_b[box], f"ids swapped at {box}"
+    assert len(same_id) == len(set(same_id.values())) == 3
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.7, 2.0, 5.0, 30.0, 60.0])
+def test_a_still_scene_is_confirmed_by_the_third_frame_at_any_camera_rate(rate: float):
+    tracker = FaceTracker()
+    history = run(tracker, [[box_at(300, 300), box_at(700, 300)]] * 6, rate)
+    assert [sum(track.confirmed for track in tracks) for tracks in history] == [0, 0, 2, 2, 2, 2]
+    assert len({track.track_id for tracks in history for track in tracks}) == 2
+
+
+def test_at_a_slow_rate_a_track_survives_frames_not_seconds_and_one_camera_gap_is_no_new_rate():
+    slow = FaceTracker(TrackerParameters(timeout=1.5, timeout_frames=3))
+    seen = run(slow, [[box_at(300, 300)]] * 4, rate=0.5)  # 2 s between frames
+    assert seen[-1][0].confirmed
+    assert slow.timeout == pytest.approx(6.0)
+    fast = FaceTracker(TrackerParameters(timeout=1.5, timeout_frames=3))
+    run(fast, [[box_at(300, 300)]] * 30, rate=30.0)
+    assert fast.timeout == pytest.approx(1.5)
+    assert fast.update([], 30 / 30.0 + 10.0) == []  # a 10 s camera gap at 30 Hz still ends the track
 
 
 @pytest.mark.parametrize("rate", [5.0, 30.0])

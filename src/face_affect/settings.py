@@ -77,6 +77,14 @@ class Settings:
         3, "frames a face must be seen in before its track is confirmed", "frames", 1, 100
     )
     track_timeout: float = setting(1.5, "a confirmed track not seen for this long ends", "s", 0.0, 60.0)
+    track_timeout_frames: int = setting(
+        3,
+        "a track also survives this many of the camera's frame intervals unseen, where that is longer "
+        "than track_timeout (a slow or throttled camera)",
+        "frames",
+        1,
+        1000,
+    )
     track_max_centre_distance: float = setting(
         1.0, "a box farther than this from a track's predicted box is not that face", "box sizes", 0.05, 10.0
     )

@@ -8,11 +8,13 @@ A :class:`Track` is one person's face over time. Each frame, :meth:`FaceTracker.
    the two sizes, and solves the assignment optimally (``scipy.optimize.linear_sum_assignment``);
 3. updates the matched tracks, starts a track for each unmatched box, and ends tracks.
 
-Its lifecycle is in seconds, so it behaves the same at 5 Hz and 30 Hz: a track is
-*confirmed* (REP-155's "tracked") once seen in ``confirm_hits`` frames, a track not yet
-confirmed ends at its first miss, and a confirmed one survives misses until it has not
-been seen for ``timeout`` seconds. Ids are strings (as REP-155 asks), never reused, even
-across :meth:`FaceTracker.reset` or a restarted process (:func:`new_track_id`).
+Its lifecycle is in seconds or frames, whichever is longer, so it behaves the same at 0.5 Hz and
+60 Hz: a track is *confirmed* (REP-155's "tracked") once seen in ``confirm_hits`` frames, a track
+not yet confirmed ends at its first miss, and any track ends once unseen for ``timeout`` seconds
+and for ``timeout_frames`` of the camera's frame intervals (the median of the recent ones, so one
+camera gap does not stretch it). Without the frame count, a still scene published below 0.7 Hz
+never kept a track from one frame to the next, and so never yielded a face. Ids are strings
+(as REP-155 asks), never reused, even across :meth:`FaceTracker.reset` or a restarted process (:func:`new_track_id`).
 
 Bad input never crashes it and never lets one id point to two people: boxes that are
 empty, not finite or outside the frame are dropped (counted in ``rejected_boxes``), and
@@ -27,6 +29,7 @@ import logging
 import math
 import secrets
 import string
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,6 +41,8 @@ from face_affect.settings import DEFAULTS, Settings
 from face_affect.types import FaceBox
 
 LOGGER = logging.getLogger(__name__)
+FRAME_INTERVALS = 9
+"""Recent frame intervals whose median is the camera's frame interval."""
 UNMATCHABLE = 1e6
 """Assignment cost of a pair outside the gates; such pairs are never kept."""
 _IDS = itertools.count(1)
@@ -167,6 +172,7 @@ class TrackerParameters:
 
     confirm_hits: int = DEFAULTS.track_confirm_hits
     timeout: float = DEFAULTS.track_timeout
+    timeout_frames: int = DEFAULTS.track_timeout_frames
     max_centre_distance: float = DEFAULTS.track_max_centre_distance
     max_size_ratio: float = DEFAULTS.track_max_size_ratio
     max_tracks: int = DEFAULTS.track_max_tracks
@@ -176,6 +182,7 @@ class TrackerParameters:
         return cls(
             confirm_hits=settings.track_confirm_hits,
             timeout=settings.track_timeout,
+            timeout_frames=settings.track_timeout_frames,
             max_centre_distance=settings.track_max_centre_distance,
             max_size_ratio=settings.track_max_size_ratio,
             max_tracks=settings.track_max_tracks,
@@ -189,6 +196,7 @@ class FaceTracker:
         self.parameters = parameters or TrackerParameters()
         self.tracks: list[Track] = []
         self.last_timestamp: float | None = None
+        self.frame_intervals: deque[float] = deque(maxlen=FRAME_INTERVALS)
         self.rejected_boxes = 0
         self.resets = 0
 
@@ -196,7 +204,16 @@ class FaceTracker:
         """Ends every track; ids stay unique (new tracks get new ids)."""
         self.tracks = []
         self.last_timestamp = None
+        self.frame_intervals.clear()
         self.resets += 1
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a track survives unseen: ``timeout``, or ``timeout_frames`` frame intervals if longer."""
+        if not self.frame_intervals:
+            return self.parameters.timeout
+        frame_interval = float(np.median(self.frame_intervals))
+        return max(self.parameters.timeout, self.parameters.timeout_frames * frame_interval)
 
     def predicted_boxes(self, timestamp: float) -> list[tuple[Track, FaceBox]]:
         """Each track's box predicted to ``timestamp``: where to look for it again."""
@@ -234,9 +251,12 @@ class FaceTracker:
             )
             self.reset()
         boxes = self.valid_boxes(boxes, frame_size)
+        if self.last_timestamp is not None:
+            self.frame_intervals.append(timestamp - self.last_timestamp)
         # Tracks past their timeout end before they can take a box: after a jump in time, the person
         # at the same place may be someone else.
-        self.tracks = [track for track in self.tracks if timestamp - track.last_seen <= self.parameters.timeout]
+        timeout = self.timeout
+        self.tracks = [track for track in self.tracks if timestamp - track.last_seen <= timeout]
         for track in self.tracks:
             track.filter.predict(timestamp - track.last_update)
             track.last_update = timestamp
@@ -274,7 +294,7 @@ class FaceTracker:
             return True
         if not track.confirmed or track.box is None:
             return False
-        return timestamp - track.last_seen <= self.parameters.timeout
+        return timestamp - track.last_seen <= self.timeout
 
     def associate(self, boxes: list[FaceBox]) -> tuple[list[tuple[Track, FaceBox]], list[FaceBox]]:
         """Optimal pairs of (track, box) inside the gates, and the boxes left over."""
