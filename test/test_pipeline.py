@@ -1,5 +1,6 @@
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -8,6 +9,7 @@ from face_affect.cropping import crop_face
 from face_affect.drawing import draw_results
 from face_affect.frames import to_grey
 from face_affect.pipeline import FaceAffectPipeline
+from face_affect.types import FaceBox
 
 pytestmark = pytest.mark.data  # the photos and data sets in ../shared/data
 
@@ -41,15 +43,34 @@ def test_json_follows_the_cli_schema(pipeline: FaceAffectPipeline, two_people: n
     json.dumps(face)
 
 
-def test_crops_sent_by_the_detector_classify_like_the_frame(pipeline: FaceAffectPipeline, two_people: np.ndarray):
-    boxes = pipeline.detect(two_people)
-    grey = to_grey(two_people)
-    crops = [crop_face(grey, box, pipeline.crop_margin) for box in boxes]
-    from_crops = pipeline.classify_crops(crops, boxes, pipeline.crop_margin)
-    from_frame = pipeline.classify(two_people, boxes)
-    for a, b in zip(from_crops, from_frame):
-        assert a.emotion.probabilities == pytest.approx(b.emotion.probabilities, abs=1e-6)
-        assert a.gender.probabilities == pytest.approx(b.gender.probabilities, abs=1e-6)
+def half_pixel_boxes(pipeline: FaceAffectPipeline, frame: np.ndarray) -> list[FaceBox]:
+    """The detected faces, then boxes of 125 and 375 px (0.076 x 125 is half a pixel) at odd positions."""
+    boxes = pipeline.detect(frame)
+    assert len(boxes) == 2, "the photo's two faces must be found, or this test compares nothing"
+    height, width = frame.shape[:2]
+    centre_x, centre_y = boxes[0].x + boxes[0].width // 2, boxes[0].y + boxes[0].height // 2
+    for side in (125, 375):
+        x = min(max(1, centre_x - side // 2) | 1, width - side)
+        y = min(max(0, centre_y - side // 2) | 1, height - side)
+        boxes.append(FaceBox(x, y, side, side))
+    return boxes
+
+
+def test_crops_sent_by_the_detector_classify_like_each_model_on_the_frame(
+    pipeline: FaceAffectPipeline, two_people: np.ndarray
+):
+    """One crop at the enclosing margin, then each model's own framing cut out of it (what the nodes do),
+    against each model's framing cut straight out of the frame (written here, not through the pipeline)."""
+    frame = cv2.resize(two_people, None, fx=1.7, fy=1.7)
+    boxes = half_pixel_boxes(pipeline, frame)
+    grey = to_grey(frame)
+    from_crops = pipeline.classify_crops(pipeline.face_crops(frame, boxes), boxes, pipeline.crop_margin)
+    assert len(from_crops) == len(boxes) == 4
+    for task, model in pipeline.classifiers.items():
+        reference = model.predict([crop_face(grey, box, model.crop_margin) for box in boxes])
+        for result, expected in zip(from_crops, reference):
+            got = [result.attributes[task].probabilities[label] for label in model.labels]
+            np.testing.assert_allclose(got, expected, atol=1e-6, err_msg=f"{task} {result.box}")
 
 
 def test_a_face_free_frame_gives_no_results(pipeline: FaceAffectPipeline):

@@ -14,6 +14,7 @@ from pathlib import Path
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
 from face_affect.settings import SOURCE_ROOT  # noqa: E402
+from face_affect.training.age import age_splits  # noqa: E402
 from face_affect.training.augmentation import AugmentationRanges, CameraEffects  # noqa: E402
 from face_affect.training.datasets import (  # noqa: E402
     LabelledSplits,
@@ -22,12 +23,18 @@ from face_affect.training.datasets import (  # noqa: E402
     with_extra_training_faces,
 )
 from face_affect.training.graph import NORMALIZATIONS  # noqa: E402
-from face_affect.training.release import evaluate_model, export_checkpoint, set_metadata, write_report  # noqa: E402
+from face_affect.training.release import (  # noqa: E402
+    evaluate_age_model,
+    evaluate_model,
+    export_checkpoint,
+    set_metadata,
+    write_report,
+)
 from face_affect.training.selection import SELECTIONS  # noqa: E402
 from face_affect.training.train import DEFAULT_RUNS_DIRECTORY, TrainingConfig, train  # noqa: E402
 
 FLIP_AVERAGE_HELP = "average the logits of each face and its mirror image in the exported graph"
-TASK_DATA = {"emotion": "fer2013.npz", "gender": "gender_utkface.npz"}
+TASK_DATA = {"emotion": "fer2013.npz", "gender": "gender_utkface.npz", "age": "gender_utkface.npz"}
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -85,6 +92,9 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         metavar="POWER",
         help="weigh each face by count(age band x gender x race group) ** -POWER (UTKFace); 0: off",
     )
+    train_parser.add_argument(
+        "--children", type=Path, help="age_utkface_children.npz: UTKFace's faces aged 0-12 (age only)"
+    )
     train_parser.add_argument("--extra-train", type=Path, help="training-only faces, e.g. gender_utkface_extra.npz")
     train_parser.add_argument(
         "--selection",
@@ -100,6 +110,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     export_parser.add_argument("--training-command", default="", help="recorded in the model's metadata")
     export_parser.add_argument("--output", type=Path)
     export_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
+    export_parser.add_argument("--children", type=Path, help="age_utkface_children.npz (age)")
     evaluate_parser = commands.add_parser("evaluate", help="evaluate an ONNX model on a data split")
     evaluate_parser.add_argument("model", type=Path)
     evaluate_parser.add_argument("--data", required=True)
@@ -120,8 +131,15 @@ def export_and_report(
     command: str,
     flip_average: bool = False,
 ) -> None:
-    """Exports, evaluates the ONNX file on the test split, writes docs/ and the test accuracy."""
+    """Exports, evaluates the ONNX file on the test split, writes docs/ and the test accuracy (age: MAE)."""
     export_checkpoint(task, architecture, checkpoint, data, output, command, flip_average)
+    if task == "age":
+        report = evaluate_age_model(output, data)
+        set_metadata(output, {"test_mae": report["mae"]})
+        path = SOURCE_ROOT / "docs" / f"{output.stem}.json"
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        logging.info("wrote %s and %s; test MAE %.2f years", output, path, report["mae"])
+        return
     report = evaluate_model(output, data)
     set_metadata(output, {"test_accuracy": report["whole_image"]["accuracy"]})
     stem = output.stem
@@ -132,6 +150,20 @@ def export_and_report(
         "wrote %s and %s; report %s", output, path, json.dumps({k: v for k, v in report.items() if k != "whole_image"})
     )
     logging.info("whole-image test accuracy %.4f", report["whole_image"]["accuracy"])
+
+
+def training_data(arguments: argparse.Namespace) -> LabelledSplits:
+    """The data of ``train``: ``--data`` with any crowd votes, training-only faces and, for age, the children."""
+    data = load_dataset(arguments.data)
+    if arguments.votes:
+        data = load_ferplus_votes(arguments.votes, data)
+    if arguments.extra_train:
+        data = with_extra_training_faces(arguments.extra_train, data)
+    if arguments.task == "age":
+        if not arguments.children:
+            raise SystemExit("train age needs --children age_utkface_children.npz")
+        data = age_splits(data, arguments.children)
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "export":
         output = arguments.output or default_output(arguments.task, arguments.architecture)
         data = load_dataset(arguments.data)
+        if arguments.task == "age":
+            data = age_splits(data, arguments.children)
         export_and_report(
             arguments.task,
             arguments.architecture,
@@ -176,15 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         augmentation=AugmentationRanges(rotation_degrees=arguments.rotation_degrees),
         camera_effects=CameraEffects(probability=arguments.camera_augmentation),
         normalization=arguments.normalization,
-        vote_weight=arguments.vote_weight,
+        vote_weight=1.0 if arguments.task == "age" else arguments.vote_weight,  # age's targets are its votes
         selection=arguments.selection,
         group_balance=arguments.group_balance,
     )
-    data = load_dataset(arguments.data)
-    if arguments.votes:
-        data = load_ferplus_votes(arguments.votes, data)
-    if arguments.extra_train:
-        data = with_extra_training_faces(arguments.extra_train, data)
+    data = training_data(arguments)
     best_checkpoint = train(data, config, run_directory)
     command = "python -m face_affect.training " + shlex.join(argv)
     output = arguments.output or default_output(arguments.task, arguments.architecture)

@@ -15,13 +15,25 @@ import onnx
 
 from face_affect.classifiers import OnnxClassifier
 from face_affect.cropping import crop_face
-from face_affect.training.datasets import LabelledSplits
+from face_affect.training.age import (
+    ADULT_AGE,
+    CHILD_AGE,
+    NO_GENDER,
+    age_figures,
+    age_standard_deviation,
+    expected_age,
+)
+from face_affect.training.datasets import GENDER_CLASSES, LabelledSplits
 from face_affect.training.evaluation import accuracy_by_group, evaluate, write_confusion_image
 from face_affect.training.export import export_onnx, load_checkpoint
 from face_affect.training.framing import detect_in_crops, framing_margins
 from face_affect.training.graph import build_network
 
-DATASET_NAMES = {"emotion": "FER-2013", "gender": "UTKFace (gender_utkface.npz, 64x64)"}
+DATASET_NAMES = {
+    "emotion": "FER-2013",
+    "gender": "UTKFace (gender_utkface.npz, 64x64)",
+    "age": "UTKFace, ages 0-116 (age_utkface_children.npz and gender_utkface.npz, 64x64)",
+}
 UTKFACE_RACES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Others"}
 REGRESSION_SUBSET = 1000
 AGE_BANDS = ((13, 19), (20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 200))
@@ -47,7 +59,8 @@ def export_checkpoint(
         input_size=(width, height),
         metadata={
             "task": task,
-            "labels": list(data.class_names),
+            # Age's classes are ages in years, stored as numbers: the estimate is their expectation.
+            "labels": [float(name) for name in data.class_names] if task == "age" else list(data.class_names),
             "crop_margin": list(margins),
             "architecture": architecture,
             "dataset": DATASET_NAMES.get(task, task),
@@ -111,6 +124,48 @@ def evaluate_model(model_path: Path, data: LabelledSplits, split: str = "test", 
         report["worst_race_group"] = worst[0]
     report["_evaluation"] = whole
     return report
+
+
+AGE_REPORT_BANDS = ((0, 2), (3, 12), (13, 17), (18, 29), (30, 44), (45, 59), (60, 200))
+
+
+def evaluate_age_model(model_path: Path, data: LabelledSplits, split: str = "test") -> dict:
+    """MAE of the ONNX age file's expected age on ``split``: overall, by age band, race and (adults) gender,
+    the child/adult confusion, and how often the truth lies within one and two standard deviations."""
+    classifier = OnnxClassifier(model_path)
+    ages = np.asarray([float(label) for label in classifier.labels])
+    batch = data.images[split][:, None].astype(np.float32)
+    probabilities = np.concatenate([classifier.predict_batch(batch[i : i + 512]) for i in range(0, len(batch), 512)])
+    estimates, spread = expected_age(probabilities, ages), age_standard_deviation(probabilities, ages)
+    extra = data.extra[split]
+    truth = extra["age"].astype(np.float64)
+    error = np.abs(estimates - truth)
+
+    def mae_of(members: np.ndarray) -> dict[str, float]:
+        return {"count": int(members.sum()), "mae": round(float(error[members].mean()), 2)} if members.any() else {}
+
+    bands = {
+        (f"{low}+" if high >= 200 else f"{low}-{high}"): mae_of((truth >= low) & (truth <= high))
+        for low, high in AGE_REPORT_BANDS
+    }
+    races = {name: mae_of(extra["race"] == code) for code, name in UTKFACE_RACES.items()}
+    genders = {
+        name: mae_of((extra["gender"] == code) & (truth >= ADULT_AGE)) for code, name in enumerate(GENDER_CLASSES)
+    }
+    return {
+        "model": model_path.name,
+        "split": split,
+        "count": len(truth),
+        **age_figures(estimates, truth),
+        "mae_by_age": bands,
+        "mae_by_race": races,
+        "mae_by_gender_adults": genders,
+        "children_count": int((truth < CHILD_AGE).sum()),
+        "adults_count": int((truth >= ADULT_AGE).sum()),
+        "no_gender_count": int((extra["gender"] == NO_GENDER).sum()),
+        "within_one_sd": round(float((error <= spread).mean()), 4),
+        "within_two_sd": round(float((error <= 2 * spread).mean()), 4),
+    }
 
 
 def write_report(report: dict, docs_directory: Path, stem: str, title: str) -> Path:

@@ -7,6 +7,7 @@ accuracy: the model kept is the one best on average over all three, not the one 
 is best on clean benchmark crops alone. ``worst_group`` (gender, UTKFace) keeps the epoch
 whose least accurate group of people (:mod:`face_affect.training.groups`) is best, the mean
 only breaking ties: a model that is right on average can still fail one group every time.
+``age_mae`` (age) keeps the epoch with the least mean absolute error of the expected age.
 """
 
 from __future__ import annotations
@@ -16,17 +17,22 @@ from collections.abc import Callable
 import numpy as np
 
 from face_affect.corruptions import corrupted_sets
+from face_affect.training.age import AGE_BINS, age_figures, expected_age
 from face_affect.training.datasets import LabelledSplits, majority_labels
 from face_affect.training.groups import accuracy_by_reported_group, reported_groups, worst_group
 
-SELECTIONS = ("clean", "robust", "worst_group")
+SELECTIONS = ("clean", "robust", "worst_group", "age_mae")
 TIE_BREAK = 1e-3
 """Weight of the mean accuracy in the ``worst_group`` score: it decides only between equal worst groups."""
 CORRUPTED_FACES = 1200
 """Validation faces the corruptions are measured on each epoch: ten corrupted copies of all
 3,589 FER-2013 faces would cost more than the epoch's training here."""
 Predict = Callable[[np.ndarray], np.ndarray]
-"""Grey uint8 crops ``[N, H, W]`` to predicted class indices ``[N]``."""
+"""Grey uint8 crops ``[N, H, W]`` to class probabilities ``[N, K]`` (or predicted class indices ``[N]``)."""
+
+
+def predicted_classes(output: np.ndarray) -> np.ndarray:
+    return output.argmax(axis=1) if output.ndim == 2 else output
 
 
 class ValidationScore:
@@ -35,7 +41,11 @@ class ValidationScore:
     def __init__(self, data: LabelledSplits, selection: str, seed: int = 0) -> None:
         if selection not in SELECTIONS:
             raise ValueError(f"unknown selection {selection!r}; one of {SELECTIONS}")
+        self.selection = selection
         self.images, self.labels = data.images["val"], data.labels["val"]
+        self.ages = data.extra.get("val", {}).get("age")
+        if selection == "age_mae" and self.ages is None:
+            raise ValueError("age_mae selection needs the validation split's ages")
         subset = np.random.default_rng(seed).permutation(len(self.images))[:CORRUPTED_FACES]
         self.corrupted_labels = self.labels[subset]
         self.corrupted = corrupted_sets(self.images[subset], seed) if selection == "robust" else {}
@@ -50,8 +60,15 @@ class ValidationScore:
 
     def __call__(self, predict: Predict) -> dict[str, float]:
         """``accuracy`` (the labels'), and for ``robust`` the other figures and their mean, ``score``."""
-        predictions = predict(self.images)
+        output = predict(self.images)
+        predictions = predicted_classes(output)
         figures = {"accuracy": float((predictions == self.labels).mean())}
+        if self.selection == "age_mae":
+            if output.ndim != 2:
+                raise ValueError("age_mae selection needs probabilities, not class indices")
+            figures.update(age_figures(expected_age(output, AGE_BINS), self.ages))
+            figures["score"] = -figures["mae"]
+            return figures
         parts = [figures["accuracy"]]
         if self.majority is not None:
             voted = self.majority >= 0
@@ -59,7 +76,7 @@ class ValidationScore:
             parts.append(figures["ferplus_accuracy"])
         if self.corrupted:
             by_corruption = {
-                name: float((predict(images) == self.corrupted_labels).mean())
+                name: float((predicted_classes(predict(images)) == self.corrupted_labels).mean())
                 for name, images in self.corrupted.items()
             }
             figures["corrupted_mean"] = float(np.mean(list(by_corruption.values())))

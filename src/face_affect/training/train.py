@@ -131,8 +131,8 @@ def predict_logits(
 
 
 def class_predictor(network: torch.nn.Module, normalization: str) -> Callable[[np.ndarray], np.ndarray]:
-    """Grey uint8 crops to the network's predicted class indices, for :class:`ValidationScore`."""
-    return lambda images: predict_logits(network, images, normalization=normalization).argmax(1).numpy()
+    """Grey uint8 crops to the network's class probabilities, for :class:`ValidationScore`."""
+    return lambda images: predict_logits(network, images, normalization=normalization).softmax(1).numpy()
 
 
 def soft_targets(
