@@ -36,13 +36,15 @@ class TrackingTest(unittest.TestCase):
         wait_until(lambda: cls.results.subscriber.get_num_connections() >= 1, "a connection to results")
         cls.clock = rospy.Time.now()
 
-    def play(self, frames: list[np.ndarray]) -> list[tuple[FaceDetectionArray, FaceAffectArray]]:
-        """Each frame at the next camera stamp; its faces and results. A new scene starts 5 s later,
-        past every track's timeout."""
-        type(self).clock += rospy.Duration(5.0)
+    def play(
+        self, frames: list[np.ndarray], period: rospy.Duration = PERIOD
+    ) -> list[tuple[FaceDetectionArray, FaceAffectArray]]:
+        """Each frame at the next camera stamp, ``period`` apart; its faces and results. A new scene starts
+        60 s later, past every track's timeout (at 0.5 Hz a track survives three 2 s frame intervals)."""
+        type(self).clock += rospy.Duration(60.0)
         answered = []
         for frame in frames:
-            type(self).clock += PERIOD
+            type(self).clock += period
             message = image_message(frame, "bgr8")
             message.header.stamp, message.header.frame_id = self.clock, "test_camera"
             self.camera.publish(message)
@@ -62,6 +64,15 @@ class TrackingTest(unittest.TestCase):
         first = answered[2][1].faces[0]
         # Seconds as a double on the way: within a microsecond of the first frame's stamp.
         self.assertAlmostEqual(first.first_seen.to_sec(), answered[0][1].header.stamp.to_sec(), delta=1e-6)
+
+    def test_a_still_scene_reports_its_faces_by_the_third_frame_at_slow_camera_rates(self) -> None:
+        """A throttled topic: with the track timeout in seconds only, a 0.5 Hz scene never kept a track."""
+        for rate in (0.5, 2.0):
+            answered = self.play([self.photo] * 5, period=rospy.Duration(1 / rate))
+            self.assertEqual([len(faces.faces) for faces, _ in answered], [2] * 5, f"{rate} Hz: detections")
+            self.assertEqual([len(results.faces) for _, results in answered], [0, 0, 2, 2, 2], f"{rate} Hz")
+            ids = {face.track_id for _, results in answered for face in results.faces}
+            self.assertEqual(len(ids), 2, f"{rate} Hz: one id per person")
 
     def test_two_faces_that_cross_keep_their_ids(self) -> None:
         # The two men's faces (expected boxes grown by a margin), on a grey wall, moving towards each other.

@@ -84,6 +84,11 @@ def test_at_a_slow_rate_a_track_survives_frames_not_seconds_and_one_camera_gap_i
     run(fast, [[box_at(300, 300)]] * 30, rate=30.0)
     assert fast.timeout == pytest.approx(1.5)
     assert fast.update([], 30 / 30.0 + 10.0) == []  # a 10 s camera gap at 30 Hz still ends the track
+    # A camera that turns slow after a gap is followed from its second slow frame.
+    later = [
+        track.track_id for tracks in run(fast, [[box_at(300, 300)]] * 4, rate=0.5, start=100.0) for track in tracks
+    ]
+    assert len(set(later)) == 1 and len(later) == 4
 
 
 @pytest.mark.parametrize("rate", [5.0, 30.0])

@@ -80,9 +80,9 @@ class Settings:
     track_timeout_frames: int = setting(
         3,
         "a track also survives this many of the camera's frame intervals unseen, where that is longer "
-        "than track_timeout (a slow or throttled camera)",
+        "than track_timeout (a slow or throttled camera); 0: seconds only",
         "frames",
-        1,
+        0,
         1000,
     )
     track_max_centre_distance: float = setting(

@@ -41,8 +41,9 @@ from face_affect.settings import DEFAULTS, Settings
 from face_affect.types import FaceBox
 
 LOGGER = logging.getLogger(__name__)
-FRAME_INTERVALS = 9
-"""Recent frame intervals whose median is the camera's frame interval."""
+FRAME_INTERVALS = 3
+"""Recent frame intervals whose median is the camera's frame interval: one gap does not stretch it,
+and a camera that turns slow is followed from its second slow frame."""
 UNMATCHABLE = 1e6
 """Assignment cost of a pair outside the gates; such pairs are never kept."""
 _IDS = itertools.count(1)
