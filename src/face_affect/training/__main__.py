@@ -16,6 +16,7 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 from face_affect.settings import SOURCE_ROOT  # noqa: E402
 from face_affect.training.age import age_splits  # noqa: E402
 from face_affect.training.augmentation import AugmentationRanges, CameraEffects  # noqa: E402
+from face_affect.training.calibration import calibrate  # noqa: E402
 from face_affect.training.datasets import (  # noqa: E402
     LabelledSplits,
     load_dataset,
@@ -111,6 +112,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     export_parser.add_argument("--output", type=Path)
     export_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     export_parser.add_argument("--children", type=Path, help="age_utkface_children.npz (age)")
+    calibrate_parser = commands.add_parser(
+        "calibrate", help="fit a temperature on validation, store it in the ONNX file, report ECE and reliability"
+    )
+    calibrate_parser.add_argument("model", type=Path)
+    calibrate_parser.add_argument("--data", required=True)
     evaluate_parser = commands.add_parser("evaluate", help="evaluate an ONNX model on a data split")
     evaluate_parser.add_argument("model", type=Path)
     evaluate_parser.add_argument("--data", required=True)
@@ -173,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "evaluate":
         report = evaluate_model(arguments.model, load_dataset(arguments.data), arguments.split)
         report.pop("_evaluation")
+        print(json.dumps(report, indent=2))
+        return 0
+    if arguments.command == "calibrate":
+        report = calibrate(arguments.model, load_dataset(arguments.data), SOURCE_ROOT / "docs")
         print(json.dumps(report, indent=2))
         return 0
     if arguments.command == "export":
