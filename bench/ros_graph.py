@@ -40,11 +40,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import rosgraph
 import rospkg
 import rospy
-from pipeline import SCENES, moving_windows, percentiles
+from pipeline import PHOTOS, SCENES, moving_windows, percentiles
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
@@ -70,6 +71,11 @@ EDGE_FRACTION = 0.1  # "first and last 10% of the run" for the backlog check
 P99_LIMIT_MILLISECONDS = 80.0
 CPU_LIMIT_CORES = 1.0
 RSS_GROWTH_LIMIT_MEGABYTES = 10.0
+# Issue 23 (every face, every frame): results for 98% of the frames, the walking face in 97% of them,
+# and the one-face budget of both nodes.
+ANSWERED_LIMIT = 0.98
+WITH_FACE_LIMIT = 0.97
+ONE_FACE_CPU_LIMIT_CORES = 0.30
 
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 COUNTS_LINE = re.compile(
@@ -156,6 +162,7 @@ class ReceivedResult:
     stamp_nanoseconds: int
     latency_seconds: float
     faces: int
+    widths: tuple[int, ...] = ()
 
 
 class ResultsRecorder:
@@ -171,7 +178,8 @@ class ResultsRecorder:
 
     def receive(self, message: FaceAffectArray) -> None:
         latency = (rospy.Time.now() - message.header.stamp).to_sec()
-        self.received.append(ReceivedResult(message.header.stamp.to_nsec(), latency, len(message.faces)))
+        widths = tuple(face.roi.width for face in message.faces)
+        self.received.append(ReceivedResult(message.header.stamp.to_nsec(), latency, len(message.faces), widths))
         self.last_receipt = time.monotonic()
 
 
@@ -275,10 +283,43 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+WALKING_SCENE = "hd_walking_face"
+WALKING_SIZE = (1280, 720)
+WALKING_SECONDS = 8.0  # towards the camera and away again, then it repeats
+WALKING_FACE_SIDES = (90, 430)  # px of the face, far and near: every side between, 125 and 375 among them
+WALKING_FACE = ("face_recognition_two_people.jpg", (321, 117), 178)  # photo, face centre, face side
+
+
+def walking_frames(count: int) -> list[np.ndarray]:
+    """A face walking towards a 1280x720 camera and back: its side sweeps :data:`WALKING_FACE_SIDES`,
+    over a heavily blurred background of the same photo (so no other face is found)."""
+    name, (centre_x, centre_y), side = WALKING_FACE
+    photo = cv2.imread(str(PHOTOS / name))
+    width, height = WALKING_SIZE
+    background = cv2.GaussianBlur(cv2.resize(photo, WALKING_SIZE), (0, 0), 25)
+    padded = cv2.copyMakeBorder(photo, 2 * side, 2 * side, 2 * side, 2 * side, cv2.BORDER_REPLICATE)  # no mirrored face
+    near, far = WALKING_FACE_SIDES[1], WALKING_FACE_SIDES[0]
+    frames = []
+    for index in range(count):
+        face = far + (near - far) * (1 - np.cos(2 * np.pi * index / count)) / 2
+        window = int(min(2.4 * face, height - 20)) // 2 * 2
+        source_half = window / face * side / 2
+        x0, y0 = round(centre_x + 2 * side - source_half), round(centre_y + 2 * side - source_half)
+        patch = padded[y0 : y0 + round(2 * source_half), x0 : x0 + round(2 * source_half)]
+        frame = background.copy()
+        left, top = (width - window) // 2, (height - window) // 2
+        frame[top : top + window, left : left + window] = cv2.resize(patch, (window, window))
+        frames.append(frame)
+    return frames
+
+
 def image_messages(scene: str, rate: float) -> list[Image]:
-    """The frames of one pan, built once: the publishing loop then costs a stamp and a send."""
-    photo, scale, centre, size = SCENES[scene]
-    frames = moving_windows(photo, scale, centre, size, max(2, round(PAN_SECONDS * rate)))
+    """The frames of one pan (or walk), built once: the publishing loop then costs a stamp and a send."""
+    if scene == WALKING_SCENE:
+        frames = walking_frames(max(2, round(WALKING_SECONDS * rate)))
+    else:
+        photo, scale, centre, size = SCENES[scene]
+        frames = moving_windows(photo, scale, centre, size, max(2, round(PAN_SECONDS * rate)))
     messages = []
     for frame in frames:
         height, width = frame.shape[:2]
@@ -403,6 +444,8 @@ def latency_figures(results: list[ReceivedResult], published: int) -> dict[str, 
         "results_older_than_previous": out_of_order,
         "latency_per_interval_milliseconds": latency_per_interval(by_stamp),
         "faces_per_result": round(float(np.mean([result.faces for result in results])), 3),
+        "results_with_a_face": round(float(np.mean([result.faces > 0 for result in results])), 4),
+        "face_widths_seen": sorted({width for result in results for width in result.widths}),
         "faces_histogram": {str(faces): count for faces, count in sorted(Counter(r.faces for r in results).items())},
     }
 
@@ -413,10 +456,22 @@ def acceptance(report: dict[str, object], rate: float) -> list[tuple[bool, str]]
     processes = report["processes"]
     p99 = graph["latency_milliseconds"]["p99"]
     nodes_cores = sum(processes[node]["cpu_cores"] for node in NODES)
+    answered = graph["results_per_frame"]
     checks = [
         (p99 <= P99_LIMIT_MILLISECONDS, f"p99 latency {p99:.1f} ms <= {P99_LIMIT_MILLISECONDS:g} ms"),
         (nodes_cores <= CPU_LIMIT_CORES, f"detector + classifier CPU {nodes_cores:.2f} cores <= {CPU_LIMIT_CORES:g}"),
+        (answered >= ANSWERED_LIMIT, f"frames answered {100 * answered:.1f}% >= {100 * ANSWERED_LIMIT:g}%"),
     ]
+    scene = report["settings"]["scene"]
+    if scene == "vga_1_face":
+        limit = ONE_FACE_CPU_LIMIT_CORES
+        checks.append((nodes_cores <= limit, f"one face at VGA: {nodes_cores:.2f} cores <= {limit:g}"))
+    if scene == WALKING_SCENE:
+        with_face, widths = graph["results_with_a_face"], graph["face_widths_seen"]
+        limit = WITH_FACE_LIMIT
+        checks.append((with_face >= limit, f"the face in {100 * with_face:.1f}% of the results >= {100 * limit:g}%"))
+        passed = all(any(abs(width - side) <= 2 for width in widths) for side in (125, 375))
+        checks.append((passed, f"boxes near 125 and 375 px among the {len(widths)} widths seen"))
     for node in NODES:
         growth = processes[node]["resident_megabytes_growth"]
         limit = RSS_GROWTH_LIMIT_MEGABYTES
@@ -543,7 +598,7 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
     if not results:
         raise RuntimeError(f"no results for the measured frames; launch log: {graph.log_path}")
     tick_seconds = elapsed * CLOCK_TICKS_PER_SECOND
-    width, height = SCENES[arguments.faces][3]
+    width, height = WALKING_SIZE if arguments.faces == WALKING_SCENE else SCENES[arguments.faces][3]
     return {
         "settings": {
             "detector": arguments.detector,
@@ -575,7 +630,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds (600: the soak)")
     parser.add_argument("--rate", type=float, default=30.0, help="frames per second published")
     parser.add_argument("--detector", choices=("blazeface", "haar"), default=default_detector)
-    parser.add_argument("--faces", choices=sorted(SCENES), default="vga_1_face", help="scene of bench/pipeline.py")
+    parser.add_argument(
+        "--faces",
+        choices=sorted([*SCENES, WALKING_SCENE]),
+        default="vga_1_face",
+        help=f"scene of bench/pipeline.py, or {WALKING_SCENE}: one face walking towards a 1280x720 camera and back",
+    )
     parser.add_argument("--warm-up", type=float, default=5.0, help="seconds published before measuring, not counted")
     parser.add_argument("--output", type=Path, help="JSON file (default bench/results/ros_graph_<duration>s.json)")
     arguments = parser.parse_args()
