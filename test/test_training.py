@@ -226,13 +226,29 @@ def test_a_student_trains_and_resumes_with_a_teacher_ensemble_and_weight_averagi
     expected = (ensemble.networks[0](batch) + ensemble.networks[1](batch)) / 2
     assert torch.allclose(ensemble(batch), expected)
 
-    student = replace(config, epochs=2, teachers=teachers, weight_averaging=0.9)
-    best = train(data, replace(student, epochs=1), tmp_path / "student")
-    train(data, student, tmp_path / "student")  # resumes at epoch 1, with the averaged weights
+    student = replace(config, epochs=3, teachers=teachers, weight_averaging=0.9, camera_effects=CameraEffects(0.5))
+    train(data, student, tmp_path / "student", epochs_now=1)  # then interrupted
+    best = train(data, student, tmp_path / "student")  # resumes at epoch 1, with the averaged weights
     log = [json.loads(line) for line in (tmp_path / "student" / "log.jsonl").read_text().splitlines()]
-    assert [record["epoch"] for record in log] == [1, 2]
-    # What export loads: the averaged weights under the plain network's names.
-    build_network("mini_xception", 2).load_state_dict(torch.load(best, weights_only=False)["network"])
+    assert [record["epoch"] for record in log] == [1, 2, 3]
+    assert max(record["val_accuracy"] for record in log) >= 0.9, "dark and bright faces not told apart"
+
+    # Resuming is invisible: the same weights, raw and averaged, as three epochs without a stop.
+    train(data, student, tmp_path / "uninterrupted")
+    resumed, uninterrupted = (
+        torch.load(tmp_path / run / "last.pt", weights_only=False) for run in ("student", "uninterrupted")
+    )
+    for key in ("network", "averaged"):
+        assert all(torch.equal(resumed[key][name], uninterrupted[key][name]) for name in resumed[key]), key
+
+    # What is kept and exported is the average, not the last raw weights.
+    kept = torch.load(best, weights_only=False)
+    averaged, raw = resumed["averaged"], resumed["network"]
+    weights = [name for name in raw if name.endswith("weight")]
+    assert any(not torch.equal(averaged[name], raw[name]) for name in weights), "no averaging happened"
+    if kept["state"]["best_epoch"] == 3:  # else the average of an earlier epoch
+        assert all(torch.equal(kept["network"][name], averaged[name]) for name in weights)
+    build_network("mini_xception", 2).load_state_dict(kept["network"])
 
 
 def test_fine_tuning_starts_from_the_initial_weights(tmp_path: Path):

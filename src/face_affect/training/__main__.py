@@ -52,6 +52,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     train_parser.add_argument("--label-smoothing", type=float, default=TrainingConfig.label_smoothing)
     train_parser.add_argument("--seed", type=int, default=TrainingConfig.seed)
     train_parser.add_argument("--threads", type=int, default=TrainingConfig.threads)
+    train_parser.add_argument(
+        "--epochs-now",
+        type=int,
+        default=0,
+        help="stop after this many epochs (0: all); run the same command again to resume, then export",
+    )
     train_parser.add_argument("--run-directory", type=Path, help="checkpoints and log (outside the repo)")
     train_parser.add_argument("--output", type=Path, help="ONNX file to write (default models/<task>_<arch>.onnx)")
     train_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
@@ -225,7 +231,13 @@ def main(argv: list[str] | None = None) -> int:
         group_balance=arguments.group_balance,
     )
     data = training_data(arguments)
-    best_checkpoint = train(data, config, run_directory)
+    best_checkpoint = train(data, config, run_directory, arguments.epochs_now)
+    if (
+        arguments.epochs_now
+        and json.loads((run_directory / "log.jsonl").read_text().splitlines()[-1])["epoch"] < config.epochs
+    ):
+        logging.info("stopped after --epochs-now %d; the same command resumes", arguments.epochs_now)
+        return 0
     command = "python -m face_affect.training " + shlex.join(argv)
     output = arguments.output or default_output(arguments.task, arguments.architecture)
     export_and_report(

@@ -150,9 +150,12 @@ def soft_targets(
     return (1 - weight) * target + weight * crowd
 
 
-def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> Path:
+def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epochs_now: int = 0) -> Path:
     """Trains, writing ``log.jsonl``, ``last.pt`` (resume) and ``best.pt`` (best on val).
 
+    ``epochs_now`` (0: all) stops after that many epochs in this call, as an interruption would:
+    a session with less time than the schedule trains part of it, and a later call with the same
+    config resumes where it stopped, with the same result as an uninterrupted run.
     Returns the path of ``best.pt``.
     """
     run_directory.mkdir(parents=True, exist_ok=True)
@@ -196,7 +199,6 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
     train_images = data.images["train"]
     train_labels = torch.from_numpy(data.labels["train"])
     train_votes = torch.from_numpy(data.votes["train"]) if "train" in data.votes else None
-    augmentation_rng = np.random.default_rng([config.seed, state["epoch"]])
     validation = ValidationScore(data, config.selection, config.seed)
     if extra_outputs:
         train_race, train_age = auxiliary_targets(data.extra.get("train", {}))
@@ -207,11 +209,14 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path) -> 
             raise ValueError("group balancing needs the age and race of every training face (UTKFace)")
         groups = training_groups(data.labels["train"], extra["age"], extra["race"])
         face_weights = torch.from_numpy(balancing_weights(groups, config.group_balance))
-    while state["epoch"] < config.epochs:
+    stop_at = config.epochs if epochs_now <= 0 else min(config.epochs, state["epoch"] + epochs_now)
+    while state["epoch"] < stop_at:
         if state["epoch"] - state["best_epoch"] > config.early_stopping_patience:
             LOGGER.info("early stop: no gain on val for %d epochs", config.early_stopping_patience)
             break
         started = time.monotonic()
+        # Seeded per epoch, so a resumed run augments exactly as an uninterrupted one.
+        augmentation_rng = np.random.default_rng([config.seed, state["epoch"]])
         network.train()
         order = torch.randperm(len(train_labels), generator=generator)
         total_loss, seen = 0.0, 0
