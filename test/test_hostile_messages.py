@@ -164,6 +164,7 @@ def detector_messages(side: int, margin: float, transmit=transmissible_margin) -
     return messages
 
 
+@pytest.mark.filterwarnings("ignore:tostring:DeprecationWarning")  # cv_bridge's, once per crop
 @pytest.mark.parametrize("margin", MARGINS)
 def test_every_face_size_the_detector_sends_is_accepted_after_the_wire(margin: float):
     """Box sides 1-1000 px at the edges and the centre: every detector message survives genpy and the checks."""
