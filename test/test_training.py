@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.training, pytest.mark.data]
 
 from conftest import EMOTION_MODEL, SHARED_DATA  # noqa: E402
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
+from face_affect.training.age import AGE_BINS, age_standard_deviation, expected_age, two_hot  # noqa: E402
 from face_affect.training.augmentation import (  # noqa: E402
     AugmentationRanges,
     CameraEffects,
@@ -286,3 +287,31 @@ def test_auxiliary_tasks_need_race_and_age_labels(tmp_path: Path):
     config = TrainingConfig(epochs=1, batch_size=8, threads=1, auxiliary_weight=0.5)
     with pytest.raises(ValueError, match="race and age"):
         train(tiny_splits(), config, tmp_path / "emotion")
+
+
+def test_age_targets_are_two_hot_with_the_age_as_expectation():
+    ages = np.array([0, 1, 7, 12.5, 13, 33, 99, 116])
+    targets = two_hot(ages)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(expected_age(targets), np.minimum(ages, AGE_BINS[-1]), atol=1e-4)
+    assert (np.count_nonzero(targets, axis=1) <= 2).all()
+    # 12 is a bin's own age; 13 lies half way between the bins of 12 and 14.
+    assert age_standard_deviation(two_hot(np.array([12, 13]))) == pytest.approx([0.0, 1.0], abs=1e-4)
+
+
+def test_age_training_keeps_its_best_epoch_although_its_scores_are_negative(tmp_path: Path):
+    """The age selection scores minus the mean absolute error; a start at -1 once kept no epoch at all."""
+    data = tiny_splits()
+    ages = {split: np.where(labels == 1, 50, 5) for split, labels in data.labels.items()}
+    age_data = LabelledSplits(
+        class_names=tuple(str(age) for age in AGE_BINS),
+        images=data.images,
+        labels={split: two_hot(split_ages).argmax(axis=1) for split, split_ages in ages.items()},
+        extra={split: {"age": split_ages} for split, split_ages in ages.items()},
+        votes={split: two_hot(split_ages) for split, split_ages in ages.items()},
+    )
+    config = TrainingConfig(epochs=2, batch_size=8, threads=1, schedule="cosine", selection="age_mae", vote_weight=1)
+    best = train(age_data, config, tmp_path / "age")
+    log = [json.loads(line) for line in (tmp_path / "age" / "log.jsonl").read_text().splitlines()]
+    assert best.exists() and all(record["val"]["score"] == -record["val"]["mae"] for record in log)
+    assert torch.load(best, weights_only=False)["state"]["best_epoch"] in (1, 2)

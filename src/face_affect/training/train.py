@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -181,7 +182,8 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
         )
     else:
         raise ValueError(f"unknown schedule {config.schedule!r}")
-    state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": -1}
+    # -inf: a score may be negative (age_mae's is minus the error), and the first epoch must be kept.
+    state = {"epoch": 0, "best_val_accuracy": -math.inf, "best_epoch": -1}
     last_path, best_path = run_directory / "last.pt", run_directory / "best.pt"
     if last_path.exists():
         checkpoint = torch.load(last_path, weights_only=False)
