@@ -132,6 +132,7 @@ def test_colour_encodings_of_one_picture_are_identical() -> None:
         (Image(height=2, width=2, encoding="16UC1", step=4, data=bytes(8)), "unsupported encoding '16UC1'"),
         (Image(height=2, width=2, encoding="nv21", step=4, data=bytes(8)), "unsupported encoding 'nv21'"),
         (Image(height=2, width=2, encoding="yuv422", step=3, data=bytes(8)), "malformed yuv422 image"),
+        (Image(height=2, width=3, encoding="yuv422_yuy2", step=6, data=bytes(12)), "width 3 is odd"),
         (Image(height=0, width=640, encoding="bgr8", step=1920, data=b""), "empty 640x0 image"),
         (Image(height=4, width=4, encoding="bgr8", step=12, data=bytes(47)), "malformed bgr8 image"),
         (Image(height=4, width=4, encoding="bgr8", step=8, data=bytes(48)), "malformed bgr8 image"),

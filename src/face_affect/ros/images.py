@@ -22,6 +22,7 @@ from std_msgs.msg import Header
 class Encoding(NamedTuple):
     channels: int  # bytes per pixel
     to_bgr: int | None  # the cv2.cvtColor code to BGR; None: already BGR
+    pixel_pairs: bool = False  # 4:2:2: two pixels share their chroma, so the width must be even
 
 
 # Bayer is what the Care-O-bot 3 Kinect publishes. OpenCV names a Bayer pattern by its
@@ -38,8 +39,8 @@ SUPPORTED_ENCODINGS = {
     "bayer_grbg8": Encoding(1, cv2.COLOR_BayerGB2BGR),
     # USB (UVC) camera drivers publish 4:2:2 YUV, two bytes a pixel: ROS's yuv422 is UYVY
     # byte order, yuv422_yuy2 is YUYV (as cv_bridge reads them).
-    "yuv422": Encoding(2, cv2.COLOR_YUV2BGR_UYVY),
-    "yuv422_yuy2": Encoding(2, cv2.COLOR_YUV2BGR_YUY2),
+    "yuv422": Encoding(2, cv2.COLOR_YUV2BGR_UYVY, pixel_pairs=True),
+    "yuv422_yuy2": Encoding(2, cv2.COLOR_YUV2BGR_YUY2, pixel_pairs=True),
 }
 
 
@@ -87,6 +88,9 @@ def check_raw_image(message: Image) -> None:
         raise ImageError(f"unsupported encoding {message.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
     if message.width == 0 or message.height == 0:
         raise ImageError(f"empty {message.width}x{message.height} image")
+    if encoding.pixel_pairs and message.width % 2:
+        # Also a guard: OpenCV 4.6 writes past the output of an odd-width 4:2:2 conversion.
+        raise ImageError(f"malformed {message.encoding} image: width {message.width} is odd (pixels come in pairs)")
     if message.step < message.width * encoding.channels or len(message.data) < message.step * message.height:
         raise ImageError(
             f"malformed {message.encoding} image: {message.width}x{message.height}, "
