@@ -74,6 +74,32 @@ class TrackingTest(unittest.TestCase):
             ids = {face.track_id for _, results in answered for face in results.faces}
             self.assertEqual(len(ids), 2, f"{rate} Hz: one id per person")
 
+    def test_confirmed_faces_carry_an_age_whose_smoothed_value_is_steadier_than_the_frames(self) -> None:
+        """A steady scene with sensor noise: per-frame ages wander, the smoothed age (30 s) much less."""
+        noise = np.random.default_rng(0)
+        frames = [
+            np.clip(
+                np.roll(self.photo, int(noise.integers(-2, 3)), axis=1) + noise.normal(0, 6, self.photo.shape), 0, 255
+            ).astype(np.uint8)
+            for _ in range(45)
+        ]
+        answered = self.play(frames)
+        smoothed: dict[str, list[float]] = {}
+        per_frame: dict[str, list[float]] = {}
+        for index, (_, results) in enumerate(answered):
+            for face in results.faces:
+                self.assertTrue(0 < face.age < 120 and face.age_std > 0 and 0 <= face.age_confidence <= 1, face)
+                self.assertTrue(0 < face.frame_age < 120, face)
+                if index >= 23:  # past the first 1.5 s, while a young track's estimate is tempered
+                    smoothed.setdefault(face.track_id, []).append(face.age)
+                    per_frame.setdefault(face.track_id, []).append(face.frame_age)
+        self.assertEqual(len(smoothed), 2)
+        for track_id in smoothed:
+            steadiness = (np.ptp(smoothed[track_id]), np.ptp(per_frame[track_id]))
+            self.assertLess(
+                steadiness[0], steadiness[1] / 2, f"{track_id}: smoothed vs per-frame age range {steadiness}"
+            )
+
     def test_two_faces_that_cross_keep_their_ids(self) -> None:
         # The two men's faces (expected boxes grown by a margin), on a grey wall, moving towards each other.
         patches = [self.photo[10:150, 120:250].copy(), self.photo[20:160, 430:560].copy()]

@@ -7,6 +7,7 @@ import pytest
 from conftest import EMOTION_MODEL, GENDER_MODEL
 from face_affect.classifiers import OnnxClassifier, temperature_scaled
 from face_affect.errors import ModelError
+from face_affect.types import Attribute
 from model_files import rewrite_metadata
 
 
@@ -94,3 +95,18 @@ def test_a_stored_temperature_is_applied_and_a_file_without_one_is_as_before(tmp
 def test_a_bad_temperature_is_reported(tmp_path: Path, value: str):
     with pytest.raises(ModelError, match="calibration temperature .* is not a positive number"):
         OnnxClassifier(rewrite_metadata(GENDER_MODEL, tmp_path / "bad.onnx", temperature=value))
+
+
+def test_numeric_labels_make_an_estimate_of_a_quantity():
+    ages = ("0", "10", "20", "40")
+    attribute = Attribute.from_probabilities(np.array([0.0, 0.5, 0.5, 0.0]), ages)
+    assert attribute.value == pytest.approx(15.0) and attribute.spread == pytest.approx(5.0)
+    assert attribute.label == "15" and attribute.confidence == pytest.approx(1.0)  # both within 5 years
+    assert attribute.to_json("age") == {
+        "age": 15.0,
+        "age_std": 5.0,
+        "age_confidence": attribute.confidence,
+        "age_probabilities": {"0": 0.0, "10": 0.5, "20": 0.5, "40": 0.0},
+    }
+    named = Attribute.from_probabilities(np.array([0.2, 0.8]), ("woman", "man"))
+    assert (named.label, named.value) == ("man", None)

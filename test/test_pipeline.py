@@ -38,7 +38,13 @@ def test_json_follows_the_cli_schema(pipeline: FaceAffectPipeline, two_people: n
         "emotion",
         "emotion_confidence",
         "emotion_probabilities",
+        "age",
+        "age_std",
+        "age_confidence",
+        "age_probabilities",
     }
+    assert isinstance(face["age"], float) and 0 <= face["age"] <= 100 and face["age_std"] > 0
+    assert [float(label) for label in face["age_probabilities"]] == sorted(map(float, face["age_probabilities"]))
     assert len(face["box"]) == 4 and all(isinstance(value, int) for value in face["box"])
     json.dumps(face)
 

@@ -102,7 +102,7 @@ def test_a_new_detector_backend_is_one_class_and_its_registration():
     pipeline = FaceAffectPipeline.from_settings({"detector": "one_box", "min_face_size": 64})
     (face,) = pipeline.process(np.full((240, 320, 3), 128, np.uint8))
     assert face.box == FaceBox(128, 88, 64, 64, 0.9)
-    assert set(face.attributes) == {"gender", "emotion"}
+    assert set(face.attributes) == {"gender", "emotion", "age"}
 
 
 def test_an_unknown_detector_is_an_error_listing_the_choices():
@@ -119,7 +119,7 @@ def third_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_third_task_runs_through_the_pipeline_from_its_metadata(third_model: Path, two_people: np.ndarray):
     pipeline = FaceAffectPipeline.from_settings({"extra_models": [str(third_model)]})
-    assert pipeline.tasks == ["gender", "emotion", "appearance"]
+    assert pipeline.tasks == ["gender", "emotion", "age", "appearance"]
     results = pipeline.process(two_people)
     assert len(results) == 2
     for result in results:

@@ -253,10 +253,7 @@ def test_the_video_pipeline_keeps_both_people_through_a_pan():
         results = video.process(frame, index / 30)
         ids_per_frame.append({result.track_id for result in results})
         for result in results:
-            assert set(result.attributes) == {"gender", "emotion"} and set(result.frame_attributes) == {
-                "gender",
-                "emotion",
-            }
+            assert set(result.attributes) == set(result.frame_attributes) == {"gender", "emotion", "age"}
     assert ids_per_frame[1] == set()  # not yet confirmed
     assert len(set().union(*ids_per_frame)) == 2  # the left man, then the right one as the pan reaches him
     assert all(len(ids) == 1 for ids in ids_per_frame[2:25])

@@ -129,8 +129,8 @@ class FaceClassifiers:
 
     @classmethod
     def from_settings(cls, settings: Settings | dict | None = None) -> FaceClassifiers:
-        """The models that ``settings`` list: ``gender_model`` and ``emotion_model`` (each checked to be
-        of that task), then ``extra_models``.
+        """The models that ``settings`` list: ``gender_model``, ``emotion_model`` and ``age_model`` (each
+        checked to be of that task; age only if set), then ``extra_models``.
 
         Also sets OpenCV's thread count for the process (``opencv_threads``): left at its
         default, Haar detection and resizing spread over every core, which a robot needs
@@ -138,7 +138,7 @@ class FaceClassifiers:
         """
         settings = as_settings(settings)
         cv2.setNumThreads(settings.opencv_threads)
-        expected = ["gender", "emotion"] + [None] * len(settings.extra_models)
+        expected = [task for task, _ in settings.named_models] + [None] * len(settings.extra_models)
         return cls(
             [
                 OnnxClassifier(path, settings.onnx_threads, expected_task=task)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from face_affect.types import FaceBox, FaceResult
+from face_affect.types import Attribute, FaceBox, FaceResult
 
 EMOTION_COLORS_BGR = {
     "angry": (40, 40, 230),
@@ -63,7 +63,14 @@ def label_lines(result: FaceResult) -> list[str]:
     if result.track_id is not None and not result.detected:
         return [f"id {result.track_id} (not seen)"]
     lines = [f"id {result.track_id}"] if result.track_id is not None else []
-    return lines + [f"{attribute.label} {attribute.confidence:.0%}" for attribute in result.attributes.values()]
+    return lines + [attribute_text(task, attribute) for task, attribute in result.attributes.items()]
+
+
+def attribute_text(task: str, attribute: Attribute) -> str:
+    """``<label> <confidence>``; a quantity ``<task> <value> +-<std>`` (``age 34 +-6``)."""
+    if attribute.value is not None:
+        return f"{task} {attribute.value:.0f} +-{attribute.spread or 0.0:.0f}"
+    return f"{attribute.label} {attribute.confidence:.0%}"
 
 
 def draw_results(image: np.ndarray, results: list[FaceResult]) -> np.ndarray:

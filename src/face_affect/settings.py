@@ -70,6 +70,7 @@ class Settings:
     detection_width: int = setting(640, "frames wider than this get a downscaled (coarse) pass", "px", 0, 100000)
     gender_model: str = setting("models/gender_mini_xception.onnx", "gender classifier, ONNX")
     emotion_model: str = setting("models/emotion_mini_xception.onnx", "emotion classifier, ONNX")
+    age_model: str = setting("models/age_mini_xception.onnx", "age estimator, ONNX; empty: no age estimate")
     extra_models: list = setting([], "further classifier ONNX files; each one's task comes from its metadata")
     onnx_threads: int = setting(1, "onnxruntime intra-op threads per model", "threads", 1, 64)
     opencv_threads: int = setting(1, "OpenCV threads per process; 0 = every core", "threads", 0, 64)
@@ -94,6 +95,9 @@ class Settings:
     track_max_tracks: int = setting(100, "tracks kept at most; boxes beyond start none", "tracks", 1, 10000)
     gender_time_constant: float = setting(3.0, "time constant of the smoothed gender estimate", "s", 0.0, 600.0)
     emotion_time_constant: float = setting(0.5, "time constant of the smoothed emotion estimate", "s", 0.0, 600.0)
+    age_time_constant: float = setting(
+        30.0, "time constant of the smoothed age estimate: age does not change within a visit", "s", 0.0, 3600.0
+    )
     other_time_constant: float = setting(
         1.0, "time constant of the smoothed estimates of `extra_models`", "s", 0.0, 600.0
     )
@@ -140,14 +144,19 @@ class Settings:
 
     def time_constant(self, task: str) -> float:
         """The smoothing time constant of a task's estimate."""
-        return {"gender": self.gender_time_constant, "emotion": self.emotion_time_constant}.get(
-            task, self.other_time_constant
-        )
+        constants = {"gender": self.gender_time_constant, "emotion": self.emotion_time_constant}
+        return {**constants, "age": self.age_time_constant}.get(task, self.other_time_constant)
+
+    @property
+    def named_models(self) -> list[tuple[str, str]]:
+        """``(task, file)`` of the models named by task: gender, emotion and, if set, age."""
+        named = [("gender", self.gender_model), ("emotion", self.emotion_model)]
+        return named + ([("age", self.age_model)] if self.age_model else [])
 
     @property
     def model_paths(self) -> list[Path]:
-        """The classifier files to run, resolved: gender, emotion, then :attr:`extra_models`."""
-        return [resolve_model_path(path) for path in (self.gender_model, self.emotion_model, *self.extra_models)]
+        """The classifier files to run, resolved: gender, emotion, age (if set), then :attr:`extra_models`."""
+        return [resolve_model_path(path) for path in (*(path for _, path in self.named_models), *self.extra_models)]
 
     @property
     def blazeface_model_path(self) -> Path | None:

@@ -41,25 +41,64 @@ class FaceBox:
         return (self.x, self.y, self.x + self.width, self.y + self.height)
 
 
+QUANTITY_TOLERANCE = 5.0
+"""For a quantity (age in years), the confidence is the probability of lying within this of the estimate."""
+
+
+def expectation_and_spread(probabilities: np.ndarray, quantities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over ``quantities [K]`` of (rows of) probabilities ``[..., K]``."""
+    weights = np.asarray(probabilities, np.float64)
+    weights = weights / np.maximum(weights.sum(axis=-1, keepdims=True), 1e-12)
+    mean = weights @ quantities
+    return mean, np.sqrt(np.maximum(weights @ quantities**2 - mean**2, 0.0))
+
+
+def numeric_labels(labels: Sequence[str]) -> np.ndarray | None:
+    """The labels as numbers when every one is a number (an age model's classes are ages), else ``None``."""
+    try:
+        return np.array([float(label) for label in labels])
+    except ValueError:
+        return None
+
+
 @dataclass
 class Attribute:
-    """One classifier's answer for one face."""
+    """One classifier's answer for one face.
+
+    A model whose class labels are numbers estimates a quantity (age: the labels are ages in
+    years): ``value`` is then the expectation of the probabilities over them, ``spread`` their
+    standard deviation, ``label`` the value rounded, and ``confidence`` the probability within
+    :data:`QUANTITY_TOLERANCE` of the value. Otherwise ``label`` is the most probable class.
+    """
 
     label: str
     confidence: float
     probabilities: dict[str, float]
+    value: float | None = None
+    spread: float | None = None
 
     @classmethod
     def from_probabilities(cls, probabilities: np.ndarray, labels: tuple[str, ...]) -> Attribute:
+        named = {label: float(p) for label, p in zip(labels, probabilities)}
+        quantities = numeric_labels(labels)
+        if quantities is not None:
+            mean, deviation = expectation_and_spread(probabilities, quantities)
+            value, spread = float(mean), float(deviation)
+            near = float(np.sum(np.asarray(probabilities)[np.abs(quantities - value) <= QUANTITY_TOLERANCE]))
+            return cls(label=f"{value:.0f}", confidence=near, probabilities=named, value=value, spread=spread)
         best = int(np.argmax(probabilities))
-        return cls(
-            label=labels[best],
-            confidence=float(probabilities[best]),
-            probabilities={label: float(p) for label, p in zip(labels, probabilities)},
-        )
+        return cls(label=labels[best], confidence=float(probabilities[best]), probabilities=named)
 
     def to_json(self, task: str) -> dict[str, Any]:
-        """``{task, task_confidence, task_probabilities}``: the CLI's keys for one attribute."""
+        """``{task, task_confidence, task_probabilities}``: the CLI's keys for one attribute; a quantity's
+        ``task`` is its value (rounded to 0.1) and ``task_std`` its standard deviation."""
+        if self.value is not None:
+            return {
+                task: round(self.value, 1),
+                f"{task}_std": round(self.spread or 0.0, 1),
+                f"{task}_confidence": self.confidence,
+                f"{task}_probabilities": self.probabilities,
+            }
         return {task: self.label, f"{task}_confidence": self.confidence, f"{task}_probabilities": self.probabilities}
 
 
@@ -85,6 +124,11 @@ class FaceResult:
     @property
     def emotion(self) -> Attribute:
         return self.attributes["emotion"]
+
+    @property
+    def age(self) -> Attribute | None:
+        """The age estimate, when an age model runs."""
+        return self.attributes.get("age")
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's and demo's JSON schema for one face: box, score and each task's keys; a tracked

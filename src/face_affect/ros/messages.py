@@ -148,6 +148,13 @@ def attribute_fields(prefix: str, attribute: Attribute | None, labels: Sequence[
     }
 
 
+def quantity_fields(prefix: str, attribute: Attribute | None) -> dict[str, float]:
+    """``{prefix}`` (years) and ``{prefix}_std`` of an age estimate; NaN and 0 where there is none."""
+    if attribute is None or attribute.value is None:
+        return {prefix: math.nan, f"{prefix}_std": 0.0}
+    return {prefix: attribute.value, f"{prefix}_std": attribute.spread or 0.0}
+
+
 def affect_array(
     header: Header,
     results: Sequence[FaceResult],
@@ -161,6 +168,9 @@ def affect_array(
         for task, labels in (("gender", gender_labels), ("emotion", emotion_labels)):
             fields.update(attribute_fields(task, result.attributes.get(task), labels))
             fields.update(attribute_fields(f"frame_{task}", (result.frame_attributes or {}).get(task), labels))
+        age = result.attributes.get("age")
+        fields.update(quantity_fields("age", age), age_confidence=age.confidence if age else 0.0)
+        fields.update(quantity_fields("frame_age", (result.frame_attributes or {}).get("age")))
         faces.append(
             FaceAffect(
                 track_id=result.track_id or "",
@@ -215,12 +225,21 @@ def affect_array_to_json(message: FaceAffectArray) -> dict:
                 "emotion": face.emotion,
                 "emotion_confidence": face.emotion_confidence,
                 "emotion_probabilities": dict(zip(message.emotion_labels, face.emotion_probabilities)),
+                "age": json_number(face.age),
+                "age_std": json_number(face.age_std),
+                "age_confidence": face.age_confidence,
                 "frame": {
                     "gender": face.frame_gender,
                     "emotion": face.frame_emotion,
                     "emotion_probabilities": dict(zip(message.emotion_labels, face.frame_emotion_probabilities)),
+                    "age": json_number(face.frame_age),
                 },
             }
             for face in message.faces
         ],
     }
+
+
+def json_number(value: float) -> float | None:
+    """A message's float for JSON: NaN (not known) becomes ``null``."""
+    return None if math.isnan(value) else round(float(value), 2)

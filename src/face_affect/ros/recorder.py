@@ -7,12 +7,14 @@ also exercises the lazy path.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import cv2
+import numpy as np
 import rospy
 from sensor_msgs.msg import Image
 
@@ -38,6 +40,7 @@ class ResultRecorder:
         self.frames_with_faces = 0
         self.genders: Counter[str] = Counter()
         self.emotions: Counter[str] = Counter()
+        self.ages: list[float] = []
 
     def receive_results(self, message: FaceAffectArray) -> None:
         with self.lock:
@@ -47,6 +50,7 @@ class ResultRecorder:
             self.frames_with_faces += bool(message.faces)
             self.genders.update(face.gender for face in message.faces)
             self.emotions.update(face.emotion for face in message.faces)
+            self.ages.extend(face.age for face in message.faces if not math.isnan(face.age))
         self.first_result.set()
 
     def receive_annotated(self, message: Image) -> None:
@@ -72,6 +76,7 @@ class ResultRecorder:
                     ),
                     f"gender: {format_counts(self.genders)}",
                     f"emotion: {format_counts(self.emotions)}",
+                    f"age: {describe_ages(self.ages)}",
                     (
                         f"annotated: {len(self.annotated_times)} frames at "
                         f"{rate_hz(self.annotated_times):.1f} Hz, {self.saved_images} saved"
@@ -124,3 +129,10 @@ def record_results() -> int:
     (output_directory / "summary.txt").write_text(summary + "\n")
     rospy.loginfo(f"{rospy.get_name()}:\n{summary}")
     return 0
+
+
+def describe_ages(ages: list[float]) -> str:
+    """The median and range of the smoothed ages reported, or why there are none."""
+    if not ages:
+        return "none (no age model, or no faces)"
+    return f"median {np.median(ages):.0f} years, {min(ages):.0f}-{max(ages):.0f}"

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from face_affect.training.datasets import LabelledSplits
+from face_affect.types import expectation_and_spread
 
 AGE_BINS = (
     0,
@@ -73,16 +74,13 @@ def two_hot(ages: np.ndarray, bins: tuple[int, ...] = AGE_BINS) -> np.ndarray:
 
 
 def expected_age(probabilities: np.ndarray, bins: tuple[float, ...] = AGE_BINS) -> np.ndarray:
-    """Years: the expectation of ``[N, K]`` probabilities over the bins' ages."""
-    return np.asarray(probabilities, np.float64) @ np.asarray(bins, np.float64)
+    """Years: the expectation of ``[N, K]`` probabilities over the bins' ages (as the runtime reads it)."""
+    return expectation_and_spread(probabilities, np.asarray(bins, np.float64))[0]
 
 
 def age_standard_deviation(probabilities: np.ndarray, bins: tuple[float, ...] = AGE_BINS) -> np.ndarray:
     """Years: the spread of the probabilities around their expectation, the estimate's uncertainty."""
-    centres = np.asarray(bins, np.float64)
-    mean = expected_age(probabilities, bins)
-    variance = np.asarray(probabilities, np.float64) @ centres**2 - mean**2
-    return np.sqrt(np.maximum(variance, 0.0))
+    return expectation_and_spread(probabilities, np.asarray(bins, np.float64))[1]
 
 
 def age_splits(adults: LabelledSplits, children_path: str | Path) -> LabelledSplits:
