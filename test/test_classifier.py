@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import EMOTION_MODEL, GENDER_MODEL
-from face_affect.classifiers import OnnxClassifier, temperature_scaled
+from face_affect.classifiers import OnnxClassifier
 from face_affect.errors import ModelError
 from face_affect.types import Attribute
 from model_files import rewrite_metadata
@@ -67,34 +67,6 @@ def test_input_size_that_does_not_match_the_graph_is_reported(tmp_path: Path):
 def test_a_model_of_the_wrong_task_is_refused():
     with pytest.raises(ModelError, match="task is 'gender', expected 'emotion'"):
         OnnxClassifier(GENDER_MODEL, expected_task="emotion")
-
-
-def test_temperature_scaling_of_probabilities_is_softmax_of_scaled_logits():
-    logits = np.random.default_rng(0).normal(0, 4, (50, 7))
-    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    for temperature in (0.5, 1.0, 1.7):
-        expected = np.exp(logits / temperature) / np.exp(logits / temperature).sum(axis=1, keepdims=True)
-        np.testing.assert_allclose(temperature_scaled(softmax, temperature), expected, atol=1e-6)
-        np.testing.assert_array_equal(temperature_scaled(softmax, temperature).argmax(1), logits.argmax(1))
-
-
-def test_a_stored_temperature_is_applied_and_a_file_without_one_is_as_before(tmp_path: Path):
-    batch = np.random.default_rng(1).integers(0, 256, (16, 1, 64, 64)).astype(np.float32)
-    without = rewrite_metadata(GENDER_MODEL, tmp_path / "without.onnx", temperature=None)
-    with_two = rewrite_metadata(GENDER_MODEL, tmp_path / "two.onnx", temperature="2.0")
-    plain = OnnxClassifier(without)
-    raw = plain.session.run(None, {plain.input_name: batch})[0]
-    assert plain.temperature == 1.0
-    np.testing.assert_array_equal(plain.predict_batch(batch), raw)  # old files behave as they did
-    softened = OnnxClassifier(with_two).predict_batch(batch)
-    np.testing.assert_allclose(softened, temperature_scaled(raw, 2.0), atol=1e-6)
-    assert softened.max(axis=1).mean() < raw.max(axis=1).mean()
-
-
-@pytest.mark.parametrize("value", ["0", "-1", "nan", "\"warm\""])
-def test_a_bad_temperature_is_reported(tmp_path: Path, value: str):
-    with pytest.raises(ModelError, match="calibration temperature .* is not a positive number"):
-        OnnxClassifier(rewrite_metadata(GENDER_MODEL, tmp_path / "bad.onnx", temperature=value))
 
 
 def test_numeric_labels_make_an_estimate_of_a_quantity():

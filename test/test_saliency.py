@@ -13,9 +13,12 @@ from onnx import TensorProto, helper
 
 from conftest import EMOTION_MODEL, GENDER_MODEL, SHARED_DATA
 from face_affect.classifiers import OnnxClassifier
+from face_affect.cropping import crop_face
 from face_affect.errors import ModelError
+from face_affect.frames import to_grey
 from face_affect.saliency import GuidedBackpropagation, face_panel, guided_image, heatmap_image, overlay
 from face_affect.saliency.graph import UnsupportedGraphError, guided_backpropagation_model
+from face_affect.settings import MODELS_DIRECTORY
 
 pytestmark = pytest.mark.data  # the photos and data sets in ../shared/data
 
@@ -170,9 +173,6 @@ def test_maps_differ_between_classes_and_faces(fer_test_faces):
 
 
 def test_gender_maps_on_request(pipeline, two_people):
-    from face_affect.cropping import crop_face
-    from face_affect.frames import to_grey
-
     explainer = GuidedBackpropagation(OnnxClassifier(GENDER_MODEL))
     boxes = pipeline.detect(two_people)
     crops = [crop_face(to_grey(two_people), box, explainer.classifier.crop_margin) for box in boxes]
@@ -240,3 +240,16 @@ def test_a_model_without_a_backward_rule_is_a_model_error(tmp_path: Path):
     onnx.save(model, str(path))
     with pytest.raises(ModelError, match="no guided back-propagation"):
         GuidedBackpropagation(OnnxClassifier(path))
+
+
+def test_age_maps_explain_the_most_probable_age_class(pipeline, two_people):
+    """The age model is explained like the classifiers: its most probable class of ages, or a class asked for."""
+    classifier = OnnxClassifier(MODELS_DIRECTORY / "age_mini_xception.onnx")
+    explainer = GuidedBackpropagation(classifier)
+    crops = [crop_face(to_grey(two_people), box, classifier.crop_margin) for box in pipeline.detect(two_people)]
+    maps = explainer.explain(crops)
+    assert len(crops) == 2 and all(gradient.std() > 0 for gradient in maps.gradients)
+    np.testing.assert_allclose(maps.probabilities, classifier.predict(crops), rtol=1e-5, atol=1e-6)
+    assert maps.class_names == [classifier.labels[index] for index in maps.probabilities.argmax(axis=1)]
+    child = explainer.explain(crops, classes=["6.0"] * len(crops))
+    assert child.class_names == ["6.0", "6.0"] and not np.allclose(child.gradients, maps.gradients)

@@ -13,8 +13,9 @@ import pytest
 torch = pytest.importorskip("torch", reason="the training extra (torch) is not installed")
 pytestmark = [pytest.mark.training, pytest.mark.data]
 
-from conftest import EMOTION_MODEL, SHARED_DATA  # noqa: E402
+from conftest import EMOTION_MODEL, GENDER_MODEL, SHARED_DATA  # noqa: E402
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
+from face_affect.saliency import GuidedBackpropagation  # noqa: E402
 from face_affect.training.age import AGE_BINS, age_standard_deviation, expected_age, two_hot  # noqa: E402
 from face_affect.training.augmentation import (  # noqa: E402
     AugmentationRanges,
@@ -23,6 +24,12 @@ from face_affect.training.augmentation import (  # noqa: E402
     random_camera_effects,
 )
 from face_affect.training.auxiliary import AUXILIARY_OUTPUTS  # noqa: E402
+from face_affect.training.calibration import (  # noqa: E402
+    calibrate,
+    expected_calibration_error,
+    set_graph_temperature,
+    temperature_scaled,
+)
 from face_affect.training.datasets import (  # noqa: E402
     FER2013_CLASSES,
     LabelledSplits,
@@ -315,3 +322,48 @@ def test_age_training_keeps_its_best_epoch_although_its_scores_are_negative(tmp_
     log = [json.loads(line) for line in (tmp_path / "age" / "log.jsonl").read_text().splitlines()]
     assert best.exists() and all(record["val"]["score"] == -record["val"]["mae"] for record in log)
     assert torch.load(best, weights_only=False)["state"]["best_epoch"] in (1, 2)
+
+
+def test_temperature_scaling_of_probabilities_is_softmax_of_scaled_logits():
+    logits = np.random.default_rng(0).normal(0, 4, (50, 7))
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    for temperature in (0.5, 1.0, 1.7):
+        expected = np.exp(logits / temperature) / np.exp(logits / temperature).sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(temperature_scaled(softmax, temperature), expected, atol=1e-6)
+
+
+def test_the_temperature_lives_in_the_graph_for_every_consumer(tmp_path: Path):
+    """Set, changed and reset in the file itself; the class and the saliency maps stay as they were."""
+    batch = np.random.default_rng(1).integers(0, 256, (16, 1, 64, 64)).astype(np.float32)
+    plain = tmp_path / "gender.onnx"
+    plain.write_bytes(GENDER_MODEL.read_bytes())
+    set_graph_temperature(plain, 1.0)
+    raw = OnnxClassifier(plain).predict_batch(batch)
+    for temperature in (2.0, 0.5):
+        set_graph_temperature(plain, temperature)  # inserted once, then changed
+        scaled = OnnxClassifier(plain).predict_batch(batch)
+        np.testing.assert_allclose(scaled, temperature_scaled(raw, temperature), atol=1e-5)
+        np.testing.assert_array_equal(scaled.argmax(axis=1), raw.argmax(axis=1))
+    model = onnx.load(str(plain))
+    assert [node.name for node in model.graph.node].count("calibration/temperature") == 1
+    maps = GuidedBackpropagation(OnnxClassifier(plain)).explain_batch(batch[:4])
+    assert all(gradient.std() > 0 for gradient in maps.gradients)
+    set_graph_temperature(plain, 1.0)
+    np.testing.assert_allclose(OnnxClassifier(plain).predict_batch(batch), raw, atol=1e-6)
+
+
+def test_calibration_lowers_the_error_of_an_overconfident_file(tmp_path: Path):
+    """A file made over-confident (temperature 0.3 in its graph) is calibrated back towards its own."""
+    data = load_dataset(GENDER)
+    path = tmp_path / "gender_mini_xception.onnx"
+    path.write_bytes(GENDER_MODEL.read_bytes())
+    set_graph_temperature(path, 0.3)
+    before = expected_calibration_error(
+        OnnxClassifier(path).predict_batch(data.images["test"][:, None].astype(np.float32)), data.labels["test"]
+    )
+    report = calibrate(path, data, tmp_path / "docs")
+    after = expected_calibration_error(
+        OnnxClassifier(path).predict_batch(data.images["test"][:, None].astype(np.float32)), data.labels["test"]
+    )
+    assert report["test"]["ece_after"] == pytest.approx(after, abs=1e-3) and after < 0.03 < before
+    assert (tmp_path / "docs" / "gender_mini_xception_reliability.png").is_file()

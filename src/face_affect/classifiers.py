@@ -12,9 +12,9 @@ probabilities ``[N, K]`` (softmax inside the graph), and ``metadata_props``:
 ``crop_margin``    JSON ``[left, top, right, bottom]``: growth of the detector box that
                    reproduces the training framing (see ``preprocessing``)
 ``normalization``  what the graph does to the raw pixels (for people; the graph does it)
-``temperature``    optional: the calibration temperature fitted on validation, which
-                   :class:`OnnxClassifier` applies to the graph's probabilities
-                   (:func:`temperature_scaled`); absent in older files, which stay as they were
+``temperature``    optional, for people: the calibration temperature fitted on validation,
+                   which the graph applies to the logits before its Softmax
+                   (``face_affect.training.calibration``); absent in older files
 =================  ===========================================================
 
 :class:`FaceClassifiers` runs a set of such models, one per task, as the settings list them.
@@ -36,29 +36,6 @@ from face_affect.settings import Settings, as_settings
 from face_affect.types import Attribute, FaceBox, FaceResult, as_margins
 
 REQUIRED_METADATA = ("task", "labels", "input_color", "input_size", "crop_margin")
-PROBABILITY_FLOOR = 1e-12
-"""Below this, a probability's logarithm is taken as of this: float32 softmax underflows to 0."""
-
-
-def temperature_scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """``softmax(logits / temperature)`` from ``softmax(logits)``: the same, since the logarithm of a
-    softmax is the logits less a constant per row. Above 1 it softens over-confident probabilities."""
-    if temperature == 1.0:
-        return probabilities
-    scaled = np.log(np.maximum(probabilities, PROBABILITY_FLOOR)) / temperature
-    scaled = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
-    return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def calibration_temperature(path: Path, text: str) -> float:
-    """The ``temperature`` metadata as a positive finite number, or a :class:`ModelError` naming it."""
-    try:
-        temperature = float(json.loads(text))
-    except (ValueError, TypeError):
-        temperature = float("nan")
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise ModelError(f"{path}: calibration temperature {text!r} is not a positive number")
-    return temperature
 
 
 class OnnxClassifier:
@@ -79,7 +56,6 @@ class OnnxClassifier:
             self.crop_margin = as_margins(json.loads(metadata["crop_margin"]))
         except (ValueError, TypeError) as error:
             raise ModelError(f"{self.path}: malformed metadata ({error})") from error
-        self.temperature = calibration_temperature(self.path, metadata.get("temperature", "1"))
         if metadata["input_color"] != "grey":
             raise ModelError(f"{self.path}: input_color {metadata['input_color']!r} is not supported (grey)")
         model_input = self.session.get_inputs()[0]
@@ -102,8 +78,8 @@ class OnnxClassifier:
         return self.predict_batch(batch)
 
     def predict_batch(self, batch: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities for an already-sized ``float32 [N, 1, H, W]`` batch of raw pixels."""
-        return temperature_scaled(self.session.run(None, {self.input_name: batch})[0], self.temperature)
+        """Probabilities for an already-sized ``float32 [N, 1, H, W]`` batch of raw pixels."""
+        return self.session.run(None, {self.input_name: batch})[0]
 
 
 def model_crops(

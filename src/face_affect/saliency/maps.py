@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from face_affect.classifiers import OnnxClassifier, model_crops, temperature_scaled
+from face_affect.classifiers import OnnxClassifier, model_crops
 from face_affect.cropping import to_model_input
 from face_affect.errors import ModelError
 from face_affect.saliency.graph import (
@@ -87,9 +87,7 @@ class GuidedBackpropagation:
             [GRADIENT_OUTPUT, PROBABILITIES_OUTPUT, EXPLAINED_OUTPUT],
             {self.classifier.input_name: batch, CLASSES_INPUT: indices},
         )
-        # The maps are of the logits; a temperature changes neither them nor the predicted class.
-        calibrated = temperature_scaled(probabilities, self.classifier.temperature)
-        return SaliencyMaps(gradients[:, 0], explained, calibrated, self.labels)
+        return SaliencyMaps(gradients[:, 0], explained, probabilities, self.labels)
 
     def class_indices(self, classes: Sequence[int | str] | None, count: int) -> np.ndarray:
         if classes is None:

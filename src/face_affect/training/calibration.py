@@ -4,8 +4,10 @@ A probability of 0.8 should be right four times in five: behaviour code that sta
 estimate only above a threshold (or a smoothed estimate that weighs frames by confidence)
 relies on it. One temperature per model (Guo et al., 2017) keeps the predicted class and the
 saliency maps as they were. It is fitted by least negative log-likelihood on the validation
-split, written as ``temperature`` metadata, and applied by the runtime
-(:func:`face_affect.classifiers.temperature_scaled`), so every consumer gets it.
+split and written *into the graph*, a division of the logits just before the Softmax
+(:func:`set_graph_temperature`), so every consumer of the file gets calibrated probabilities:
+the nodes, the CLI, the library and anyone running the file with onnxruntime alone. The
+``temperature`` metadata records the value for people.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
+from onnx import numpy_helper
 from scipy.optimize import minimize_scalar
 
-from face_affect.classifiers import OnnxClassifier, temperature_scaled
+from face_affect.classifiers import OnnxClassifier
 from face_affect.corruptions import corrupted_sets
 from face_affect.training.datasets import LabelledSplits
 from face_affect.training.release import set_metadata
@@ -26,6 +30,38 @@ CALIBRATION_BINS = 15
 """Bins of the top probability for the expected calibration error, as the issue measures it."""
 TEMPERATURE_RANGE = (0.05, 20.0)
 CORRUPTED_FACES = 1200
+TEMPERATURE_NODE = "calibration/temperature"
+TEMPERATURE_TENSOR = "calibration/temperature_value"
+PROBABILITY_FLOOR = 1e-12
+"""Below this, a probability's logarithm is taken as of this: float32 softmax underflows to 0."""
+
+
+def temperature_scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(logits / temperature)`` from ``softmax(logits)``: the same, since the logarithm of a
+    softmax is the logits less a constant per row. Above 1 it softens over-confident probabilities."""
+    scaled = np.log(np.maximum(probabilities, PROBABILITY_FLOOR)) / temperature
+    scaled = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+    return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def set_graph_temperature(path: Path, temperature: float) -> None:
+    """Makes the file's final Softmax take ``logits / temperature``: inserts the division the first time,
+    changes its value after that (1 restores the graph's own probabilities)."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    value = numpy_helper.from_array(np.array(temperature, np.float32), TEMPERATURE_TENSOR)
+    existing = [index for index, tensor in enumerate(graph.initializer) if tensor.name == TEMPERATURE_TENSOR]
+    if existing:
+        graph.initializer[existing[0]].CopyFrom(value)
+    else:
+        (softmax,) = [node for node in graph.node if node.op_type == "Softmax"]
+        logits, scaled = softmax.input[0], f"{softmax.input[0]}/calibrated"
+        divide = onnx.helper.make_node("Div", [logits, TEMPERATURE_TENSOR], [scaled], name=TEMPERATURE_NODE)
+        graph.initializer.append(value)
+        graph.node.insert(list(graph.node).index(softmax), divide)
+        softmax.input[0] = scaled
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
 
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
@@ -85,24 +121,22 @@ def reliability_panel(probabilities: np.ndarray, labels: np.ndarray, title: str,
     return canvas
 
 
-def model_probabilities(classifier: OnnxClassifier, images: np.ndarray) -> np.ndarray:
-    """The graph's own probabilities (no temperature) of grey crops at the model's input size."""
+def file_probabilities(path: Path, images: np.ndarray) -> np.ndarray:
+    """The file's probabilities of grey crops at its input size, as the runtime computes them."""
+    classifier = OnnxClassifier(path)
     batch = images[:, None].astype(np.float32)
-    outputs = [
-        classifier.session.run(None, {classifier.input_name: batch[i : i + 512]})[0] for i in range(0, len(batch), 512)
-    ]
-    return np.concatenate(outputs)
+    return np.concatenate([classifier.predict_batch(batch[i : i + 512]) for i in range(0, len(batch), 512)])
 
 
 def calibrate(model_path: Path, data: LabelledSplits, docs_directory: Path, seed: int = 0) -> dict:
     """Fits the temperature on validation, writes it into ``model_path``, and reports ECE before and after
     on validation, test and the corrupted test faces, with ``<stem>_reliability.png`` in ``docs_directory``."""
-    classifier = OnnxClassifier(model_path)
-    raw = {split: model_probabilities(classifier, data.images[split]) for split in ("val", "test")}
+    set_graph_temperature(model_path, 1.0)  # fitted afresh on the graph's own probabilities
+    raw = {split: file_probabilities(model_path, data.images[split]) for split in ("val", "test")}
     temperature = fit_temperature(raw["val"], data.labels["val"])
     subset = np.random.default_rng(seed).permutation(len(data.images["test"]))[:CORRUPTED_FACES]
     corrupted = corrupted_sets(data.images["test"][subset], seed)
-    corrupted_raw = np.concatenate([model_probabilities(classifier, images) for images in corrupted.values()])
+    corrupted_raw = np.concatenate([file_probabilities(model_path, images) for images in corrupted.values()])
     corrupted_labels = np.tile(data.labels["test"][subset], len(corrupted))
     sets = {
         "validation": (raw["val"], data.labels["val"]),
@@ -133,6 +167,7 @@ def calibrate(model_path: Path, data: LabelledSplits, docs_directory: Path, seed
                     ]
                 )
             )
+    set_graph_temperature(model_path, temperature)
     set_metadata(model_path, {"temperature": round(temperature, 6)})
     docs_directory.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(docs_directory / f"{model_path.stem}_reliability.png"), np.vstack(rows))
