@@ -44,6 +44,7 @@ from face_affect.training.datasets import (  # noqa: E402
 from face_affect.training.distillation import TeacherEnsemble, distillation_loss  # noqa: E402
 from face_affect.training.export import export_onnx, torch_probabilities  # noqa: E402
 from face_affect.training.graph import NORMALIZATIONS, build_network  # noqa: E402
+from face_affect.training.groups import balancing_weights  # noqa: E402
 from face_affect.training.selection import ValidationScore  # noqa: E402
 from face_affect.training.train import TrainingConfig, soft_targets, train  # noqa: E402
 
@@ -367,3 +368,22 @@ def test_calibration_lowers_the_error_of_an_overconfident_file(tmp_path: Path):
     )
     assert report["test"]["ece_after"] == pytest.approx(after, abs=1e-3) and after < 0.03 < before
     assert (tmp_path / "docs" / "gender_mini_xception_reliability.png").is_file()
+
+
+def test_group_weights_favour_rare_groups_and_average_one():
+    groups = np.array([0] * 90 + [1] * 10)
+    weights = balancing_weights(groups, power=1.0)
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[groups == 1].sum() == pytest.approx(weights[groups == 0].sum())  # power 1: groups alike
+    tempered = balancing_weights(groups, power=0.5)
+    assert 1 < tempered[-1] / tempered[0] < weights[-1] / weights[0]
+    np.testing.assert_allclose(balancing_weights(groups, power=0.0), 1.0)
+
+
+def test_worst_group_selection_scores_the_least_accurate_group():
+    data = load_dataset(GENDER)
+    score = ValidationScore(data, "worst_group")
+    always_man = score(lambda images: np.ones(len(images), int))
+    assert always_man["worst_group_accuracy"] == 0.0 and always_man["worst_group"].startswith("woman")
+    truth = score(lambda images: data.labels["val"])
+    assert truth["worst_group_accuracy"] == 1.0 and truth["score"] == pytest.approx(1.0 + 1e-3)
