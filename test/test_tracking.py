@@ -295,3 +295,15 @@ def test_the_cli_video_mode_prints_tracks_with_smoothed_and_per_frame_estimates(
     assert {"gender", "gender_confidence", "emotion_probabilities", "first_seen"} <= set(face)
     assert {"gender", "emotion", "emotion_probabilities"} <= set(face["frame"])
     assert output.stat().st_size > 0
+
+
+def test_a_young_age_estimate_says_what_its_frame_says():
+    """Not tempered towards uniform like a class: one frame of 8 years is 8 years, not the classes' middle."""
+    ages = ("0", "8", "40", "80")
+    estimate = SmoothedAttribute(ages, time_constant=30.0)
+    estimate.add(np.array([0.0, 1.0, 0.0, 0.0]), 0.0)
+    young = estimate.attribute()
+    assert young.value == pytest.approx(8.0, abs=0.01) and young.spread < 0.1
+    emotion = SmoothedAttribute(("happy", "sad"), time_constant=0.5)
+    emotion.add(np.array([0.9, 0.1]), 0.0)
+    assert emotion.attribute().confidence < 0.9  # a class estimate is still tempered

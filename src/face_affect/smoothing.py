@@ -8,7 +8,8 @@ covers and by its quality (:func:`frame_quality`: face size and detector score),
 estimate is the same at 5 Hz and 30 Hz and a tiny, blurred face moves it less than a
 clear one. The estimate is the normalised geometric mean of the weighted frames,
 tempered towards uniform while the evidence is short of a second (or of one time
-constant, if shorter): a young track's confidence says it has seen little.
+constant, if shorter): a young track's confidence says it has seen little. A quantity's
+estimate (age) is not tempered, so that its value is what its frames say from the first one.
 
 :class:`PersonEstimates` holds them per track id, with the last per-frame estimate
 beside them, and decides which tracks need classifying in a frame
@@ -27,7 +28,7 @@ import numpy as np
 
 from face_affect.geometry import box_iou
 from face_affect.settings import DEFAULTS, Settings
-from face_affect.types import Attribute, FaceBox, FaceResult
+from face_affect.types import Attribute, FaceBox, FaceResult, numeric_labels
 
 LOG_FLOOR = math.log(1e-6)
 """Log-probabilities are clipped here, so one frame's certain "no" cannot veto a class forever."""
@@ -66,6 +67,9 @@ class SmoothedAttribute:
     def __init__(self, labels: tuple[str, ...], time_constant: float) -> None:
         self.labels = labels
         self.time_constant = time_constant
+        # A quantity (age) is not tempered: towards uniform, a young track's age would read as the
+        # middle of the classes' range (35 +- 27 years) instead of what its frames say.
+        self.tempered = numeric_labels(labels) is None
         self.weighted_log_probabilities = np.zeros(len(labels))
         self.weight = 0.0
         self.last_time: float | None = None
@@ -93,7 +97,8 @@ class SmoothedAttribute:
     def probabilities(self) -> np.ndarray:
         if self.weight <= 0:
             return np.full(len(self.labels), 1.0 / len(self.labels))
-        logits = self.evidence * self.weighted_log_probabilities / self.weight
+        evidence = self.evidence if self.tempered else 1.0
+        logits = evidence * self.weighted_log_probabilities / self.weight
         exponentials = np.exp(logits - logits.max())
         return exponentials / exponentials.sum()
 
