@@ -6,8 +6,8 @@ relies on it. One temperature per model (Guo et al., 2017) keeps the predicted c
 saliency maps as they were. It is fitted by least negative log-likelihood on the validation
 split and written *into the graph*, a division of the logits just before the Softmax
 (:func:`set_graph_temperature`), so every consumer of the file gets calibrated probabilities:
-the nodes, the CLI, the library and anyone running the file with onnxruntime alone. The
-``temperature`` metadata records the value for people.
+the nodes, the CLI, the library and anyone running the file with onnxruntime alone. It
+needs no torch, so the library's tests can measure it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from scipy.optimize import minimize_scalar
 from face_affect.classifiers import OnnxClassifier
 from face_affect.corruptions import corrupted_sets
 from face_affect.training.datasets import LabelledSplits
-from face_affect.training.release import set_metadata
 
 CALIBRATION_BINS = 15
 """Bins of the top probability for the expected calibration error, as the issue measures it."""
@@ -46,7 +45,8 @@ def temperature_scaled(probabilities: np.ndarray, temperature: float) -> np.ndar
 
 def set_graph_temperature(path: Path, temperature: float) -> None:
     """Makes the file's final Softmax take ``logits / temperature``: inserts the division the first time,
-    changes its value after that (1 restores the graph's own probabilities)."""
+    changes its value after that (1 restores the graph's own probabilities). The ``temperature``
+    metadata records the value for people."""
     model = onnx.load(str(path))
     graph = model.graph
     value = numpy_helper.from_array(np.array(temperature, np.float32), TEMPERATURE_TENSOR)
@@ -60,6 +60,9 @@ def set_graph_temperature(path: Path, temperature: float) -> None:
         graph.initializer.append(value)
         graph.node.insert(list(graph.node).index(softmax), divide)
         softmax.input[0] = scaled
+    entries = {entry.key: entry for entry in model.metadata_props}
+    entry = entries.get("temperature") or model.metadata_props.add(key="temperature")
+    entry.value = json.dumps(round(float(temperature), 6))
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
 
@@ -168,7 +171,6 @@ def calibrate(model_path: Path, data: LabelledSplits, docs_directory: Path, seed
                 )
             )
     set_graph_temperature(model_path, temperature)
-    set_metadata(model_path, {"temperature": round(temperature, 6)})
     docs_directory.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(docs_directory / f"{model_path.stem}_reliability.png"), np.vstack(rows))
     (docs_directory / f"{model_path.stem}_calibration.json").write_text(json.dumps(report, indent=2) + "\n")
