@@ -96,10 +96,8 @@ class LogCollector:
             return any(message.name == node and text in message.msg for message in self.messages)
 
     def wait_for(self, node: str, text: str, timeout: float = TIMEOUT, required: bool = True) -> None:
-        with self.condition:
-            found = self.condition.wait_for(
-                lambda: any(message.name == node and text in message.msg for message in self.messages), timeout
-            )
+        with self.condition:  # its lock is re-entrant, so logged() may take it again
+            found = self.condition.wait_for(lambda: self.logged(node, text), timeout)
             if required and not found:
                 raise AssertionError(f"{node} logged no warning containing {text!r}")
 

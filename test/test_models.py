@@ -13,7 +13,7 @@ import pytest
 from conftest import EMOTION_MODEL, GENDER_MODEL, REPOSITORY, SHARED_DATA
 from face_affect.classifiers import OnnxClassifier
 from face_affect.settings import MODELS_DIRECTORY
-from face_affect.training.age import age_splits, expected_age
+from face_affect.training.age import age_figures, age_splits, expected_age
 from face_affect.training.calibration import expected_calibration_error
 from face_affect.training.datasets import load_dataset, rgb_to_grey
 
@@ -51,13 +51,12 @@ def measured(file: str, figure: str) -> float:
     probabilities = np.concatenate([classifier.predict_batch(batch[i : i + 512]) for i in range(0, len(batch), 512)])
     labels = data.labels["test"]
     if classifier.task == "age":
-        ages = data.extra["test"]["age"].astype(float)
         estimates = expected_age(probabilities, tuple(float(label) for label in classifier.labels))
-        children, adults = ages < 13, ages >= 18
+        figures = age_figures(estimates, data.extra["test"]["age"].astype(float))
         return {
-            "MAE, years": float(np.abs(estimates - ages).mean()),
-            "children (under 13) estimated under 13": float((estimates[children] < 13).mean()),
-            "adults (18+) estimated under 13": float((estimates[adults] < 13).mean()),
+            "MAE, years": figures["mae"],
+            "children (under 13) estimated under 13": figures["children_estimated_under_13"],
+            "adults (18+) estimated under 13": figures["adults_estimated_under_13"],
         }[figure]
     return {
         "accuracy": float((probabilities.argmax(axis=1) == labels).mean()),

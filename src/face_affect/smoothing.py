@@ -69,7 +69,7 @@ class SmoothedAttribute:
         self.time_constant = time_constant
         # A quantity (age) is not tempered: towards uniform, a young track's age would read as the
         # middle of the classes' range (35 +- 27 years) instead of what its frames say.
-        self.tempered = numeric_labels(labels) is None
+        self.tempered = numeric_labels(tuple(labels)) is None
         self.weighted_log_probabilities = np.zeros(len(labels))
         self.weight = 0.0
         self.last_time: float | None = None

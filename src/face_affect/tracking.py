@@ -280,7 +280,7 @@ class FaceTracker:
         for track in self.tracks:
             if not track.detected:
                 track.box = self.coasting_box(track, frame_size)
-        self.tracks = [track for track in self.tracks if self.alive(track, timestamp)]
+        self.tracks = [track for track in self.tracks if self.alive(track, timestamp, timeout)]
         self.last_timestamp = timestamp
         return list(self.tracks)
 
@@ -290,12 +290,13 @@ class FaceTracker:
         box = box_from_state(track.filter.state, track.box.score)
         return box if frame_size is None else clip_to_frame(box, frame_size)
 
-    def alive(self, track: Track, timestamp: float) -> bool:
+    @staticmethod
+    def alive(track: Track, timestamp: float, timeout: float) -> bool:
         if track.detected:
             return True
         if not track.confirmed or track.box is None:
             return False
-        return timestamp - track.last_seen <= self.timeout
+        return timestamp - track.last_seen <= timeout
 
     def associate(self, boxes: list[FaceBox]) -> tuple[list[tuple[Track, FaceBox]], list[FaceBox]]:
         """Optimal pairs of (track, box) inside the gates, and the boxes left over."""

@@ -3,6 +3,7 @@ beyond conversions, so every module can use them without importing another's cod
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,10 +54,14 @@ def expectation_and_spread(probabilities: np.ndarray, quantities: np.ndarray) ->
     return mean, np.sqrt(np.maximum(weights @ quantities**2 - mean**2, 0.0))
 
 
-def numeric_labels(labels: Sequence[str]) -> np.ndarray | None:
-    """The labels as numbers when every one is a number (an age model's classes are ages), else ``None``."""
+@functools.lru_cache(maxsize=64)
+def numeric_labels(labels: tuple[str, ...]) -> tuple[float, ...] | None:
+    """The labels as numbers when every one is a number (an age model's classes are ages), else ``None``.
+
+    Cached: it is asked for every face, task and frame, and a model's labels never change.
+    """
     try:
-        return np.array([float(label) for label in labels])
+        return tuple(float(label) for label in labels)
     except ValueError:
         return None
 
@@ -80,8 +85,9 @@ class Attribute:
     @classmethod
     def from_probabilities(cls, probabilities: np.ndarray, labels: tuple[str, ...]) -> Attribute:
         named = {label: float(p) for label, p in zip(labels, probabilities)}
-        quantities = numeric_labels(labels)
-        if quantities is not None:
+        numbers = numeric_labels(tuple(labels))
+        if numbers is not None:
+            quantities = np.array(numbers)
             mean, deviation = expectation_and_spread(probabilities, quantities)
             value, spread = float(mean), float(deviation)
             near = float(np.sum(np.asarray(probabilities)[np.abs(quantities - value) <= QUANTITY_TOLERANCE]))

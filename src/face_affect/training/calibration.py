@@ -124,9 +124,8 @@ def reliability_panel(probabilities: np.ndarray, labels: np.ndarray, title: str,
     return canvas
 
 
-def file_probabilities(path: Path, images: np.ndarray) -> np.ndarray:
-    """The file's probabilities of grey crops at its input size, as the runtime computes them."""
-    classifier = OnnxClassifier(path)
+def model_probabilities(classifier: OnnxClassifier, images: np.ndarray) -> np.ndarray:
+    """The classifier's probabilities of grey crops at its input size, 512 at a time."""
     batch = images[:, None].astype(np.float32)
     return np.concatenate([classifier.predict_batch(batch[i : i + 512]) for i in range(0, len(batch), 512)])
 
@@ -135,11 +134,12 @@ def calibrate(model_path: Path, data: LabelledSplits, docs_directory: Path, seed
     """Fits the temperature on validation, writes it into ``model_path``, and reports ECE before and after
     on validation, test and the corrupted test faces, with ``<stem>_reliability.png`` in ``docs_directory``."""
     set_graph_temperature(model_path, 1.0)  # fitted afresh on the graph's own probabilities
-    raw = {split: file_probabilities(model_path, data.images[split]) for split in ("val", "test")}
+    classifier = OnnxClassifier(model_path)
+    raw = {split: model_probabilities(classifier, data.images[split]) for split in ("val", "test")}
     temperature = fit_temperature(raw["val"], data.labels["val"])
     subset = np.random.default_rng(seed).permutation(len(data.images["test"]))[:CORRUPTED_FACES]
     corrupted = corrupted_sets(data.images["test"][subset], seed)
-    corrupted_raw = np.concatenate([file_probabilities(model_path, images) for images in corrupted.values()])
+    corrupted_raw = np.concatenate([model_probabilities(classifier, images) for images in corrupted.values()])
     corrupted_labels = np.tile(data.labels["test"][subset], len(corrupted))
     sets = {
         "validation": (raw["val"], data.labels["val"]),

@@ -20,14 +20,13 @@ from face_affect.training.age import (
     CHILD_AGE,
     NO_GENDER,
     age_figures,
-    age_standard_deviation,
-    expected_age,
 )
 from face_affect.training.datasets import GENDER_CLASSES, LabelledSplits
 from face_affect.training.evaluation import accuracy_by_group, evaluate, write_confusion_image
 from face_affect.training.export import export_onnx, load_checkpoint
 from face_affect.training.framing import detect_in_crops, framing_margins
 from face_affect.training.graph import build_network
+from face_affect.types import expectation_and_spread
 
 DATASET_NAMES = {
     "emotion": "FER-2013",
@@ -136,7 +135,7 @@ def evaluate_age_model(model_path: Path, data: LabelledSplits, split: str = "tes
     ages = np.asarray([float(label) for label in classifier.labels])
     batch = data.images[split][:, None].astype(np.float32)
     probabilities = np.concatenate([classifier.predict_batch(batch[i : i + 512]) for i in range(0, len(batch), 512)])
-    estimates, spread = expected_age(probabilities, ages), age_standard_deviation(probabilities, ages)
+    estimates, spread = expectation_and_spread(probabilities, ages)
     extra = data.extra[split]
     truth = extra["age"].astype(np.float64)
     error = np.abs(estimates - truth)
