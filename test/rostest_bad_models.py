@@ -40,21 +40,25 @@ class BadModelTest(unittest.TestCase):
         cls.no_labels = rewrite_metadata(cls.emotion, cls.directory / "no_labels.onnx", labels=None)
         cls.wrong_size = rewrite_metadata(cls.emotion, cls.directory / "wrong_size.onnx", input_size="[64, 64]")
 
-    def run_node(self, node: str, *parameters: str) -> tuple[int, str]:
-        """Runs ``node`` under a fresh name with private parameters; its exit status and output."""
+    def run_node(self, node: str, *parameters: str, python_path: str = "") -> tuple[int, str]:
+        """Runs ``node`` under a fresh name with private parameters (``python_path`` searched first);
+        its exit status and output."""
         executable = find_node("face_affect", node)[0]
         name = f"bad_{node}_{next(self.node_numbers)}"
+        environment = dict(os.environ, ROSCONSOLE_FORMAT="[${severity}] ${message}")
+        if python_path:
+            environment["PYTHONPATH"] = os.pathsep.join([python_path, os.environ.get("PYTHONPATH", "")])
         completed = subprocess.run(
             [executable, f"__name:={name}", *parameters],
             capture_output=True,
             text=True,
             timeout=TIMEOUT,
-            env=dict(os.environ, ROSCONSOLE_FORMAT="[${severity}] ${message}"),
+            env=environment,
         )
         return completed.returncode, completed.stdout + completed.stderr
 
-    def assert_fatal(self, node: str, parameter: str, *expected: str) -> None:
-        status, output = self.run_node(node, parameter)
+    def assert_fatal(self, node: str, parameter: str, *expected: str, python_path: str = "") -> None:
+        status, output = self.run_node(node, parameter, python_path=python_path)
         self.assertEqual(status, 1, f"{node} {parameter}: exit status {status}; output:\n{output}")
         self.assertIn("cannot start:", output)
         for text in expected:
@@ -88,6 +92,17 @@ class BadModelTest(unittest.TestCase):
 
     def test_detector_with_an_unknown_detector(self) -> None:
         self.assert_fatal("detector_node", "_detector:=cnn", "cnn")
+
+    def test_classifier_with_ros4hri_but_no_hri_msgs(self) -> None:
+        """Where hri_msgs is installed, a package of that name that cannot be imported hides it."""
+        hidden = self.directory / "without_hri_msgs"
+        (hidden / "hri_msgs").mkdir(parents=True, exist_ok=True)
+        (hidden / "hri_msgs" / "__init__.py").write_text(
+            "raise ModuleNotFoundError(\"No module named 'hri_msgs'\", name='hri_msgs')\n"
+        )
+        self.assert_fatal(
+            "classifier_node", "_ros4hri:=true", "needs the ROS package hri_msgs", python_path=str(hidden)
+        )
 
     def test_classifier_ignores_the_detector_model_it_does_not_run(self) -> None:
         name = f"classifier_{next(self.node_numbers)}"

@@ -37,6 +37,8 @@ def test_a_coasting_track_is_drawn_grey_with_its_id_only():
     coasting = FaceResult(FaceBox(100, 10, 60, 60), {"emotion": emotion}, track_id="abcde_2", detected=False)
     assert label_lines(seen) == ["id abcde_1", "happy 80%"]
     assert label_lines(coasting) == ["id abcde_2 (not seen)"]
+    unsure = FaceResult(FaceBox(10, 10, 60, 60), {"emotion": emotion.withheld()}, track_id="abcde_3")
+    assert label_lines(unsure) == ["id abcde_3", "emotion unsure"]
     assert box_color(coasting) == COASTING_COLOR_BGR and box_color(seen) != COASTING_COLOR_BGR
     canvas = draw_results(np.zeros((120, 200, 3), np.uint8), [seen, coasting])
     assert tuple(canvas[40, 130]) == (0, 0, 0) and tuple(canvas[40, 100]) == COASTING_COLOR_BGR  # inside, left edge

@@ -24,6 +24,7 @@ from sensor_msgs.msg import Image, RegionOfInterest  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from face_affect.cropping import crop_face, transmissible_margin  # noqa: E402
+from face_affect.detectors.haar import HaarFaceDetector  # noqa: E402
 from face_affect.msg import FaceDetection, FaceDetectionArray  # noqa: E402
 from face_affect.ros.images import ImageConverter, ImageError  # noqa: E402
 from face_affect.ros.messages import MAX_FACES, FaceMessageError, detection_array, tracked_faces  # noqa: E402
@@ -75,6 +76,7 @@ def face_messages(draw) -> FaceDetectionArray:
                 first_seen=rospy.Time(draw(st.integers(0, 2**31))),
                 roi=roi,
                 score=draw(FLOATS),
+                confidence=draw(st.one_of(st.floats(0.0, 1.0, width=32), FLOATS)),
                 crop=crop,
             )
         )
@@ -103,7 +105,7 @@ def test_face_messages_are_used_only_when_they_are_consistent(message: FaceDetec
     assert len({face.track_id for face in faces}) == len(faces) and all(face.track_id for face in faces)
     for face in faces:
         box = face.box
-        assert box.width > 0 and box.height > 0 and math.isfinite(box.score)
+        assert box.width > 0 and box.height > 0 and math.isfinite(box.score) and 0.0 <= face.confidence <= 1.0
         assert box.x + box.width <= message.image_width and box.y + box.height <= message.image_height
         if face.detected:
             assert face.crop.dtype == np.uint8 and face.crop.shape == independent_crop_shape(box, message.crop_margin)
@@ -126,6 +128,8 @@ def assert_rejection_is_right(message: FaceDetectionArray, error: Exception) -> 
     for face in message.faces:
         roi = face.roi
         if not face.track_id or face.track_id in seen or not math.isfinite(face.score):
+            return
+        if not 0.0 <= face.confidence <= 1.0:
             return
         seen.add(face.track_id)
         if not roi.width or not roi.height:
@@ -160,7 +164,8 @@ def detector_messages(side: int, margin: float, transmit=transmissible_margin) -
         box = FaceBox(x, y, side, side)
         track = Track("t_1", box, first_seen=1.0, last_seen=1.0, confirmed=True)
         crop = crop_face(image, box, crop_margin)
-        messages.append(detection_array(Header(), image.shape, [track], [crop], crop_margin, CONVERTER))
+        confidence = HaarFaceDetector.confidence
+        messages.append(detection_array(Header(), image.shape, [track], [crop], crop_margin, CONVERTER, confidence))
     return messages
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+from io import BytesIO
 
 import cv2
 import numpy as np
@@ -16,14 +17,17 @@ pytestmark = pytest.mark.ros
 
 from cv_bridge import CvBridge  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
 
 from face_affect.geometry import box_iou  # noqa: E402
+from face_affect.ros.hri import expression_message, region_message, softbiometrics_message  # noqa: E402
 from face_affect.ros.images import SUPPORTED_ENCODINGS, ImageConverter, ImageError  # noqa: E402
 from face_affect.ros.latest import LatestMessageWorker  # noqa: E402
 from face_affect.ros.matching import StampMatcher  # noqa: E402
 from face_affect.ros.memory import MALLOC_TRIM  # noqa: E402
 from face_affect.ros.stamps import StampError, StampLimits  # noqa: E402
 from face_affect.ros.throttle import MAX_KINDS, ThrottledLog  # noqa: E402
+from face_affect.types import Attribute, FaceBox, FaceResult  # noqa: E402
 
 # A small real picture: odd width, so 3- and 1-byte rows are not 4-byte aligned.
 RANDOM = np.random.default_rng(0)
@@ -327,3 +331,38 @@ def test_memory_freed_by_a_large_message_goes_back_to_the_system() -> None:
     assert figures["released"]
     after, kept = figures["after"], figures["kept"]
     assert after < 1.5, f"{after:.1f} MB still resident ({kept:.1f} MB before the release)"
+
+
+def stated_result(gender: str, emotion: str, age: float | None = 34.4) -> FaceResult:
+    attributes = {
+        "gender": Attribute(gender, 0.9, {"woman": 0.9, "man": 0.1}),
+        "emotion": Attribute(emotion, 0.7, {"happy": 0.7, "neutral": 0.3}),
+    }
+    if age is not None:
+        attributes["age"] = Attribute(f"{age:.0f}", 0.6, {}, value=age, spread=4.0)
+    return FaceResult(FaceBox(10, 20, 30, 40), attributes, track_id="abcde_1")
+
+
+def over_the_wire(message):
+    """The message as a subscriber gets it (float32 fields rounded)."""
+    buffer = BytesIO()
+    message.serialize(buffer)
+    received = type(message)()
+    received.deserialize(buffer.getvalue())
+    return received
+
+
+def test_the_messages_carry_the_constants_a_client_compares_with():
+    hri_msgs = pytest.importorskip("hri_msgs.msg", reason="hri_msgs is not installed (ROS4HRI is optional)")
+    header = Header(frame_id="camera")
+    expression = over_the_wire(expression_message(header, stated_result("woman", "happy")))
+    assert expression.expression == hri_msgs.Expression.HAPPY  # '"happy"' in ROS 1: never compare with "happy"
+    assert expression.confidence == pytest.approx(0.7) and expression.valence > 0 and expression.header.frame_id
+    assert over_the_wire(expression_message(header, stated_result("woman", ""))).expression == ""
+    biometrics = over_the_wire(softbiometrics_message(header, stated_result("woman", "happy")))
+    assert biometrics.gender == hri_msgs.SoftBiometrics.FEMALE and biometrics.gender_confidence == pytest.approx(0.9)
+    assert (biometrics.age, biometrics.age_confidence) == (34, pytest.approx(0.6))
+    unsure = over_the_wire(softbiometrics_message(header, stated_result("", "happy", age=None)))
+    assert unsure.gender == hri_msgs.SoftBiometrics.UNDEFINED and unsure.age == 0
+    roi = over_the_wire(region_message(header, stated_result("man", "sad"), (100, 200), 0.75))
+    assert (roi.xmin, roi.ymin, roi.xmax, roi.ymax, roi.c) == pytest.approx((0.1, 0.1, 0.4, 0.3, 0.75))

@@ -15,7 +15,8 @@ import pytest
 from conftest import load_photo, run_cli
 from face_affect.redetection import TrackingDetector
 from face_affect.smoothing import PersonEstimates, SmoothedAttribute, frame_quality
-from face_affect.tracking import FaceTracker, TrackerParameters
+from face_affect.settings import Settings
+from face_affect.tracking import FaceTracker, Track, TrackerParameters
 from face_affect.types import FaceBox
 from face_affect.video import VideoPipeline
 
@@ -307,3 +308,23 @@ def test_a_young_age_estimate_says_what_its_frame_says():
     emotion = SmoothedAttribute(("happy", "sad"), time_constant=0.5)
     emotion.add(np.array([0.9, 0.1]), 0.0)
     assert emotion.attribute().confidence < 0.9  # a class estimate is still tempered
+
+
+def test_a_smoothed_estimate_below_its_threshold_is_unsure_and_keeps_its_probabilities():
+    settings = Settings().with_values({"gender_min_confidence": 0.8, "emotion_min_confidence": 0.0})
+    estimates = PersonEstimates({"gender": ("woman", "man"), "emotion": ("happy", "sad")}, settings)
+    track = Track("abcde_1", box_at(100, 100), first_seen=0.0, last_seen=0.0, confirmed=True)
+    for index in range(60):  # two seconds at 30 Hz: full evidence
+        frame = {"gender": np.array([0.7, 0.3]), "emotion": np.array([0.55, 0.45])}
+        estimates.add(track.track_id, 0.0, track.box, frame, index / 30)
+    result = estimates.result(track)
+    gender, emotion = result.attributes["gender"], result.attributes["emotion"]
+    assert not gender.stated and gender.label == "" and gender.confidence == pytest.approx(0.7, abs=0.01)
+    assert sum(gender.probabilities.values()) == pytest.approx(1.0)
+    assert emotion.stated and emotion.label == "happy", "a threshold of 0 always states"
+    assert result.frame_attributes["gender"].label == "woman", "the per-frame estimate stays as it was"
+    record = result.to_json()
+    assert record["gender"] is None and record["gender_confidence"] == pytest.approx(0.7, abs=0.01)
+    for index in range(60, 150):  # surer frames make it stated
+        estimates.add(track.track_id, 0.0, track.box, {"gender": np.array([0.95, 0.05])}, index / 30)
+    assert estimates.result(track).attributes["gender"].label == "woman"

@@ -67,9 +67,12 @@ def label_lines(result: FaceResult) -> list[str]:
 
 
 def attribute_text(task: str, attribute: Attribute) -> str:
-    """``<label> <confidence>``; a quantity ``<task> <value> +-<std>`` (``age 34 +-6``)."""
+    """``<label> <confidence>``, ``<task> unsure`` while the estimate is unsure; a quantity
+    ``<task> <value> +-<std>`` (``age 34 +-6``)."""
     if attribute.value is not None:
         return f"{task} {attribute.value:.0f} +-{attribute.spread or 0.0:.0f}"
+    if not attribute.stated:
+        return f"{task} unsure"
     return f"{attribute.label} {attribute.confidence:.0%}"
 
 

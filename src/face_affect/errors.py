@@ -16,3 +16,7 @@ class ModelError(ValueError):
 
 class SettingsError(ValueError):
     """A setting that does not exist, has the wrong type or lies out of its range."""
+
+
+class MissingPackageError(ValueError):
+    """An optional package that a setting needs is not installed (``ros4hri: true`` without ``hri_msgs``)."""

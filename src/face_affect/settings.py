@@ -98,6 +98,20 @@ class Settings:
     age_time_constant: float = setting(
         30.0, "time constant of the smoothed age estimate: age does not change within a visit", "s", 0.0, 3600.0
     )
+    gender_min_confidence: float = setting(
+        0.8,
+        "a track's smoothed gender is stated only at this confidence or more, else it is unsure (empty label)",
+        "0..1",
+        0.0,
+        1.0,
+    )
+    emotion_min_confidence: float = setting(
+        0.4,
+        "a track's smoothed emotion is stated only at this confidence or more, else it is unsure (empty label)",
+        "0..1",
+        0.0,
+        1.0,
+    )
     other_time_constant: float = setting(
         1.0, "time constant of the smoothed estimates of `extra_models`", "s", 0.0, 600.0
     )
@@ -141,11 +155,19 @@ class Settings:
     stamp_max_ahead: float = setting(
         5.0, "input stamped further ahead of the node's clock is rejected", "s", 0.0, 1e9, ros=True
     )
+    ros4hri: bool = setting(
+        False, "also publish each confirmed face on ROS4HRI's (REP-155) `/humans/faces/` topics; needs hri_msgs",
+        ros=True,
+    )
 
     def time_constant(self, task: str) -> float:
         """The smoothing time constant of a task's estimate."""
         constants = {"gender": self.gender_time_constant, "emotion": self.emotion_time_constant}
         return {**constants, "age": self.age_time_constant}.get(task, self.other_time_constant)
+
+    def min_confidence(self, task: str) -> float:
+        """The confidence below which a task's smoothed estimate is unsure: gender and emotion; 0 for others."""
+        return {"gender": self.gender_min_confidence, "emotion": self.emotion_min_confidence}.get(task, 0.0)
 
     @property
     def named_models(self) -> list[tuple[str, str]]:

@@ -10,6 +10,9 @@ clear one. The estimate is the normalised geometric mean of the weighted frames,
 tempered towards uniform while the evidence is short of a second (or of one time
 constant, if shorter): a young track's confidence says it has seen little. A quantity's
 estimate (age) is not tempered, so that its value is what its frames say from the first one.
+A smoothed gender or emotion less confident than ``gender_min_confidence`` or
+``emotion_min_confidence`` is unsure: its label is left empty (:func:`stated`), so behaviour code
+never acts on a guess; the per-frame estimates are always stated.
 
 :class:`PersonEstimates` holds them per track id, with the last per-frame estimate
 beside them, and decides which tracks need classifying in a frame
@@ -200,4 +203,13 @@ class PersonEstimates:
         person = self.people.get(track_id)
         if person is None:
             return {}
-        return {task: attribute.attribute() for task, attribute in person.smoothed.items() if attribute.weight > 0}
+        return {
+            task: stated(attribute.attribute(), self.settings.min_confidence(task))
+            for task, attribute in person.smoothed.items()
+            if attribute.weight > 0
+        }
+
+
+def stated(attribute: Attribute, min_confidence: float) -> Attribute:
+    """The estimate, or its :meth:`~Attribute.withheld` copy (unsure) below ``min_confidence``."""
+    return attribute if attribute.confidence >= min_confidence else attribute.withheld()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -77,10 +77,19 @@ class Attribute:
     """
 
     label: str
+    """Empty when the estimate is unsure (:meth:`withheld`); its probabilities are still there."""
     confidence: float
     probabilities: dict[str, float]
     value: float | None = None
     spread: float | None = None
+
+    @property
+    def stated(self) -> bool:
+        return bool(self.label)
+
+    def withheld(self) -> Attribute:
+        """This estimate with its label left out: not sure enough to state (``*_min_confidence``)."""
+        return replace(self, label="")
 
     @classmethod
     def from_probabilities(cls, probabilities: np.ndarray, labels: tuple[str, ...]) -> Attribute:
@@ -105,7 +114,11 @@ class Attribute:
                 f"{task}_confidence": self.confidence,
                 f"{task}_probabilities": self.probabilities,
             }
-        return {task: self.label, f"{task}_confidence": self.confidence, f"{task}_probabilities": self.probabilities}
+        return {
+            task: self.label or None,  # unsure: null
+            f"{task}_confidence": self.confidence,
+            f"{task}_probabilities": self.probabilities,
+        }
 
 
 @dataclass

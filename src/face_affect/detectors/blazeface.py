@@ -241,6 +241,11 @@ class BlazeFaceDetector:
                 faces.append(FaceBox(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=score))
         return sorted(faces, key=lambda face: (face.x, face.y))
 
+    @staticmethod
+    def confidence(score: float) -> float:
+        """The score itself: the sigmoid of the network's logit, already 0..1."""
+        return min(1.0, max(0.0, score))
+
 
 def blazeface_from_settings(settings: Settings) -> BlazeFaceDetector:
     return BlazeFaceDetector(

@@ -1,7 +1,7 @@
 """What a face detector is, and the registry that maps the ``detector`` setting to a backend.
 
 A new backend is one module that defines a class with :class:`FaceDetector`'s
-``detect`` and ``model_path`` and calls :func:`register_detector` with a factory that
+``detect``, ``confidence`` and ``model_path`` and calls :func:`register_detector` with a factory that
 builds it from :class:`~face_affect.settings.Settings`; ``face_affect.detectors``
 imports the built-in ones.
 """
@@ -27,6 +27,10 @@ class FaceDetector(Protocol):
 
         See :func:`face_affect.frames.check_frame`.
         """
+        ...
+
+    def confidence(self, score: float) -> float:
+        """A box's score mapped to 0..1 (ROS4HRI's ``c``): monotonic, larger is surer, not calibrated."""
         ...
 
 

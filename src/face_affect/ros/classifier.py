@@ -15,6 +15,7 @@ from face_affect.classifiers import FaceClassifiers
 from face_affect.drawing import draw_results
 from face_affect.errors import ModelError, SettingsError
 from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
+from face_affect.ros.hri import FacePublishers
 from face_affect.ros.images import BUFF_SIZE, ImageConverter, ImageError, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker, WorkerCounts
 from face_affect.ros.matching import StampMatcher
@@ -38,6 +39,9 @@ from face_affect.types import FaceResult
 
 class ClassifierNode(rospy.SubscribeListener):
     """Classifies the faces of the newest frame; draws them only while ``annotated`` has subscribers.
+
+    With ``ros4hri: true`` it also publishes the confirmed tracks on REP-155's face topics
+    (:mod:`face_affect.ros.hri`).
 
     The full frame is not sent by the detector: while someone watches
     ``annotated``, this node subscribes to the camera itself, keeps the last
@@ -76,6 +80,7 @@ class ClassifierNode(rospy.SubscribeListener):
         self.computing_heatmaps = False
         self.heatmaps_publisher = rospy.Publisher("heatmaps", FaceHeatmapArray, queue_size=2)
         self.heatmap_image_publisher = rospy.Publisher("heatmaps/image", Image, queue_size=1)
+        self.hri_faces = FacePublishers(self.converter) if settings.ros4hri else None
         self.worker = LatestMessageWorker(self.process, WorkerErrorLog(), name="classifier")
         self.faces_subscriber: rospy.Subscriber | None = self.subscribe_faces()
         self.enable = EnableService(pause=self.pause, resume=self.resume)
@@ -86,7 +91,7 @@ class ClassifierNode(rospy.SubscribeListener):
             rospy.resolve_name("faces"),
             self.classifiers.model_files,
             self.enable,
-            lambda: {"active tracks": str(len(self.estimates))},
+            lambda: {"active tracks": str(len(self.estimates)), **self.hri_values()},
         )
         if settings.annotate:
             # Made last: its listener runs as soon as a watcher connects, which a watcher already
@@ -95,6 +100,9 @@ class ClassifierNode(rospy.SubscribeListener):
         self.memory_release = release_memory_periodically(settings.diagnostics_period)
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)
+
+    def hri_values(self) -> dict[str, str]:
+        return {"ROS4HRI faces": str(len(self.hri_faces))} if self.hri_faces is not None else {}
 
     def subscribe_faces(self) -> rospy.Subscriber:
         return rospy.Subscriber("faces", FaceDetectionArray, self.worker.put, queue_size=1, buff_size=BUFF_SIZE)
@@ -119,6 +127,14 @@ class ClassifierNode(rospy.SubscribeListener):
         self.results_publisher.publish(
             affect_array(message.header, results, self.classifiers.labels("gender"), self.classifiers.labels("emotion"))
         )
+        if self.hri_faces is not None:
+            self.hri_faces.publish(
+                message.header,
+                (message.image_width, message.image_height),
+                results,
+                {face.track_id: face for face in faces},
+                message.crop_margin,
+            )
         self.diagnostics.published(message.header.stamp)
         if self.heatmaps_wanted():
             shown = [face for face in faces if face.confirmed and face.crop is not None]

@@ -90,6 +90,7 @@ class DetectorNode:
                 [crops.get(track.track_id) for track in tracks],
                 self.pipeline.crop_margin,
                 self.converter,
+                self.pipeline.detector.confidence,
             )
         )
         self.diagnostics.published(message.header.stamp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +49,8 @@ class TrackedFace:
     box: FaceBox
     crop: np.ndarray | None
     """The grey crop at the array's margin; ``None`` while the track coasts."""
+    confidence: float
+    """The detector's score mapped to 0..1 (``FaceDetection.confidence``)."""
 
 
 def to_time(seconds: float) -> rospy.Time:
@@ -62,8 +64,10 @@ def detection_array(
     crops: Sequence[np.ndarray | None],
     crop_margin: float,
     converter: ImageConverter,
+    confidence: Callable[[float], float],
 ) -> FaceDetectionArray:
-    """The tracks of one frame; ``crops`` has one entry per track, ``None`` for a coasting one."""
+    """The tracks of one frame; ``crops`` has one entry per track, ``None`` for a coasting one.
+    ``confidence`` maps a score to 0..1 (the detector's :meth:`~face_affect.detectors.FaceDetector.confidence`)."""
     faces = [
         FaceDetection(
             track_id=track.track_id,
@@ -72,6 +76,7 @@ def detection_array(
             first_seen=to_time(track.first_seen),
             roi=region_of_interest(track.box),
             score=track.box.score,
+            confidence=confidence(track.box.score),
             crop=converter.to_message(crop, "mono8", header) if crop is not None else Image(header=header),
         )
         for track, crop in zip(tracks, crops)
@@ -95,7 +100,8 @@ def tracked_faces(message: FaceDetectionArray, converter: ImageConverter) -> lis
     """The faces of a message, checked: anything on the robot's network can publish there.
 
     :class:`FaceMessageError` (or ``ImageError`` for a crop) names the first problem: too many
-    faces, a margin that is not finite or not in 0..2, a track id twice, a non-finite score,
+    faces, a margin that is not finite or not in 0..2, a track id twice, a non-finite score, a
+    confidence outside 0..1,
     an empty box or one outside the stated image, a crop whose size does not match its box
     and the margin, or a crop that is not mono8.
     """
@@ -112,6 +118,8 @@ def tracked_faces(message: FaceDetectionArray, converter: ImageConverter) -> lis
         seen.add(face.track_id)
         if not math.isfinite(face.score):
             raise FaceMessageError(f"{where}: score {face.score} is not finite")
+        if not 0.0 <= face.confidence <= 1.0:  # also NaN
+            raise FaceMessageError(f"{where}: confidence {face.confidence} is not in 0..1")
         roi = face.roi
         if roi.width == 0 or roi.height == 0:
             raise FaceMessageError(f"{where}: empty box {roi.width}x{roi.height}")
@@ -129,7 +137,11 @@ def tracked_faces(message: FaceDetectionArray, converter: ImageConverter) -> lis
                 raise FaceMessageError(
                     f"{where}: crop {crop.shape[1]}x{crop.shape[0]} does not match its box and margin {expected}"
                 )
-        faces.append(TrackedFace(face.track_id, face.confirmed, face.detected, face.first_seen.to_sec(), box, crop))
+        faces.append(
+            TrackedFace(
+                face.track_id, face.confirmed, face.detected, face.first_seen.to_sec(), box, crop, face.confidence
+            )
+        )
     return faces
 
 
@@ -219,10 +231,10 @@ def affect_array_to_json(message: FaceAffectArray) -> dict:
                 "first_seen": face.first_seen.to_sec(),
                 "detected": face.detected,
                 "box": [face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height],
-                "gender": face.gender,
+                "gender": face.gender or None,  # unsure: null, as in the CLI
                 "gender_confidence": face.gender_confidence,
                 "gender_probabilities": dict(zip(message.gender_labels, face.gender_probabilities)),
-                "emotion": face.emotion,
+                "emotion": face.emotion or None,
                 "emotion_confidence": face.emotion_confidence,
                 "emotion_probabilities": dict(zip(message.emotion_labels, face.emotion_probabilities)),
                 "age": json_number(face.age),

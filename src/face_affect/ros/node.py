@@ -11,7 +11,7 @@ import rospy
 from std_msgs.msg import Bool, Header
 from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 
-from face_affect.errors import ModelError, SettingsError
+from face_affect.errors import MissingPackageError, ModelError, SettingsError
 from face_affect.ros.diagnostics import NodeDiagnostics, NodeStatus
 from face_affect.ros.latest import WorkerCounts
 from face_affect.ros.memory import release_free_memory
@@ -109,7 +109,8 @@ class WorkerErrorLog:
 
 
 def run_node(name: str, node_factory: Callable[[], object]) -> None:
-    """Starts a node; a bad model or setting ends it with one fatal line and exit status 1.
+    """Starts a node; a bad model or setting, or a package a setting needs, ends it with one fatal
+    line and exit status 1.
 
     A traceback as the only message would leave an integrator guessing which file is wrong;
     any other error is a bug and keeps its traceback.
@@ -117,7 +118,7 @@ def run_node(name: str, node_factory: Callable[[], object]) -> None:
     rospy.init_node(name)
     try:
         node_factory()  # its subscribers keep it alive while rospy spins
-    except (ModelError, SettingsError) as error:
+    except (ModelError, SettingsError, MissingPackageError) as error:
         rospy.logfatal(f"{rospy.get_name()}: cannot start: {error}")
         sys.exit(1)
     rospy.spin()

@@ -48,8 +48,8 @@ class ResultRecorder:
             self.results_file.write(json.dumps(affect_array_to_json(message)) + "\n")
             self.faces += len(message.faces)
             self.frames_with_faces += bool(message.faces)
-            self.genders.update(face.gender for face in message.faces)
-            self.emotions.update(face.emotion for face in message.faces)
+            self.genders.update(face.gender or "unsure" for face in message.faces)
+            self.emotions.update(face.emotion or "unsure" for face in message.faces)
             self.ages.extend(face.age for face in message.faces if not math.isnan(face.age))
         self.first_result.set()
 
