@@ -32,7 +32,7 @@ from std_srvs.srv import SetBool
 from face_affect.classifiers import OnnxClassifier
 from face_affect.geometry import box_iou
 from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
-from face_affect.settings import load_settings, resolve_model_path
+from face_affect.settings import DEFAULTS, load_settings, resolve_model_path
 from face_affect.types import FaceBox
 
 TIMEOUT = 60.0
@@ -355,25 +355,41 @@ class NodesTest(GraphTestCase):
         for face in results.faces:
             self.assertTrue(face.track_id and face.detected)
             self.assertLessEqual(face.first_seen, stamp)
-            for label, confidence, probabilities, labels in (
-                (face.gender, face.gender_confidence, face.gender_probabilities, results.gender_labels),
-                (face.emotion, face.emotion_confidence, face.emotion_probabilities, results.emotion_labels),
+            # A smoothed estimate below its threshold is unsure (an empty label); a single frame's is always stated.
+            for label, confidence, probabilities, labels, threshold in (
+                (
+                    face.gender,
+                    face.gender_confidence,
+                    face.gender_probabilities,
+                    results.gender_labels,
+                    DEFAULTS.gender_min_confidence,
+                ),
+                (
+                    face.emotion,
+                    face.emotion_confidence,
+                    face.emotion_probabilities,
+                    results.emotion_labels,
+                    DEFAULTS.emotion_min_confidence,
+                ),
                 (
                     face.frame_gender,
                     face.frame_gender_confidence,
                     face.frame_gender_probabilities,
                     results.gender_labels,
+                    0,
                 ),
                 (
                     face.frame_emotion,
                     face.frame_emotion_confidence,
                     face.frame_emotion_probabilities,
                     results.emotion_labels,
+                    0,
                 ),
             ):
                 self.assertEqual(len(probabilities), len(labels))
                 self.assertAlmostEqual(sum(probabilities), 1.0, delta=1e-3)
-                self.assertEqual(label, labels[int(np.argmax(probabilities))])
+                stated = labels[int(np.argmax(probabilities))] if confidence >= threshold else ""
+                self.assertEqual(label, stated)
                 self.assertAlmostEqual(confidence, max(probabilities), places=5)
 
     def test_heatmaps_only_while_subscribed(self) -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from conftest import load_photo, run_cli
 from face_affect.redetection import TrackingDetector
-from face_affect.smoothing import PersonEstimates, SmoothedAttribute, frame_quality
 from face_affect.settings import Settings
+from face_affect.smoothing import PersonEstimates, SmoothedAttribute, frame_quality
 from face_affect.tracking import FaceTracker, Track, TrackerParameters
 from face_affect.types import FaceBox
 from face_affect.video import VideoPipeline
