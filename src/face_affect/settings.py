@@ -99,14 +99,14 @@ class Settings:
         30.0, "time constant of the smoothed age estimate: age does not change within a visit", "s", 0.0, 3600.0
     )
     gender_min_confidence: float = setting(
-        0.8,
+        0.9,
         "a track's smoothed gender is stated only at this confidence or more, else it is unsure (empty label)",
         "0..1",
         0.0,
         1.0,
     )
     emotion_min_confidence: float = setting(
-        0.4,
+        0.35,
         "a track's smoothed emotion is stated only at this confidence or more, else it is unsure (empty label)",
         "0..1",
         0.0,
