@@ -37,13 +37,16 @@ def test_anchors_are_cell_centres_row_by_row():
     assert anchor_centres(288, 224).shape == (72 * 56, 2)
 
 
-def test_decoding_offsets_the_anchor_and_ignores_the_key_points():
+def test_decoding_offsets_the_anchor_for_the_box_and_each_key_point():
     regressors = np.zeros((2, 16), np.float32)
     regressors[0, :4] = [3, -1, 10, 20]
     regressors[1, :4] = [0, 0, 8, 8]
-    regressors[:, 4:] = 99
+    regressors[:, 4:] = np.arange(12)
     anchors = np.array([[2, 2], [50, 30]], np.float32)
-    assert decode_boxes(regressors, anchors).tolist() == [[0, -9, 10, 11], [46, 26, 54, 34]]
+    decoded = decode_boxes(regressors, anchors)
+    assert decoded[:, :4].tolist() == [[0, -9, 10, 11], [46, 26, 54, 34]]
+    assert decoded[0, 4:].tolist() == [2 + (index if index % 2 == 0 else index) for index in range(12)]
+    assert decoded[1, 4:6].tolist() == [50, 31] and decoded[1, 14:].tolist() == [60, 41]
 
 
 def test_scores_are_a_clipped_sigmoid():
@@ -66,6 +69,12 @@ def test_weighted_nms_keeps_boxes_overlapping_less_than_the_threshold():
     np.testing.assert_allclose(merged, boxes)
     merged, _ = weighted_non_maximum_suppression(boxes, np.array([0.9, 0.8], np.float32), iou_threshold=0.2)
     assert len(merged) == 1
+
+
+def test_weighted_nms_averages_the_key_points_with_their_boxes():
+    rows = np.array([[0, 0, 10, 10, 2, 2], [2, 0, 12, 10, 6, 6]], np.float32)
+    merged, _ = weighted_non_maximum_suppression(rows, np.array([0.75, 0.25], np.float32), iou_threshold=0.3)
+    np.testing.assert_allclose(merged, [[0.5, 0, 10.5, 10, 3, 3]], atol=1e-5)
 
 
 def test_weighted_nms_of_nothing_is_nothing():

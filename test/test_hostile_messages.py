@@ -77,6 +77,7 @@ def face_messages(draw) -> FaceDetectionArray:
                 roi=roi,
                 score=draw(FLOATS),
                 confidence=draw(st.one_of(st.floats(0.0, 1.0, width=32), FLOATS)),
+                keypoints=draw(st.one_of(st.just([]), st.lists(FLOATS, min_size=12, max_size=12), st.lists(FLOATS))),
                 crop=crop,
             )
         )
@@ -130,6 +131,8 @@ def assert_rejection_is_right(message: FaceDetectionArray, error: Exception) -> 
         if not face.track_id or face.track_id in seen or not math.isfinite(face.score):
             return
         if not 0.0 <= face.confidence <= 1.0:
+            return
+        if len(face.keypoints) not in (0, 12) or not all(math.isfinite(value) for value in face.keypoints):
             return
         seen.add(face.track_id)
         if not roi.width or not roi.height:

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import load_photo, run_cli
+from face_affect.quality import size_and_score_weight
 from face_affect.redetection import TrackingDetector
 from face_affect.settings import Settings
-from face_affect.smoothing import PersonEstimates, SmoothedAttribute, frame_quality
+from face_affect.smoothing import PersonEstimates, SmoothedAttribute
 from face_affect.tracking import FaceTracker, Track, TrackerParameters
 from face_affect.types import FaceBox
 from face_affect.video import VideoPipeline
@@ -236,11 +237,11 @@ def test_a_smoothed_estimate_follows_a_change_and_ignores_a_single_frame():
     assert changed_at is not None and changed_at < 0.7
 
 
-def test_frame_quality_weighs_small_and_weak_faces_less():
-    assert frame_quality(box_at(0, 0, 80, 0.9)) == pytest.approx(0.9)
-    assert frame_quality(box_at(0, 0, 20, 0.9)) < 0.35
-    assert frame_quality(FaceBox(0, 0, 80, 80, 4.2)) == 1.0  # Haar's weights are not probabilities
-    assert not math.isnan(frame_quality(FaceBox(0, 0, 1, 1, 0.0)))
+def test_small_and_weak_faces_weigh_less():
+    assert size_and_score_weight(box_at(0, 0, 80, 0.9)) == pytest.approx(0.9)
+    assert size_and_score_weight(box_at(0, 0, 20, 0.9)) < 0.35
+    assert size_and_score_weight(FaceBox(0, 0, 80, 80, 4.2)) == 1.0  # Haar's weights are not probabilities
+    assert not math.isnan(size_and_score_weight(FaceBox(0, 0, 1, 1, 0.0)))
 
 
 @pytest.mark.data

@@ -118,6 +118,10 @@ class Settings:
     full_weight_face_width: int = setting(
         60, "faces this wide or wider count fully in a smoothed estimate", "px", 1, 10000
     )
+    view_weighting: bool = setting(
+        True,
+        "a frame also counts by its view: frontalness (BlazeFace keypoints), sharpness and exposure of the crop",
+    )
     detection_interval: float = setting(
         0.2,
         "full-frame detection at most this often; in between, faces are re-detected around their predicted boxes",

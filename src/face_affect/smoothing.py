@@ -4,11 +4,12 @@ One frame's label flickers (FER-2013-trained models change their answer between 
 identical frames); a person's does not. :class:`SmoothedAttribute` keeps an exponential
 moving average of a task's log-probabilities *in time*, with a time constant in
 seconds (slow for gender, fast for emotion), where each frame counts by the time it
-covers and by its quality (:func:`frame_quality`: face size and detector score), so the
-estimate is the same at 5 Hz and 30 Hz and a tiny, blurred face moves it less than a
-clear one. The estimate is the normalised geometric mean of the weighted frames,
-tempered towards uniform while the evidence is short of a second (or of one time
-constant, if shorter): a young track's confidence says it has seen little. A quantity's
+covers and by how much its view can tell (:func:`face_affect.quality.view_quality`: size,
+detector score, frontalness, sharpness, exposure), so the estimate is the same at 5 Hz and 30 Hz
+and a tiny, blurred, dark or profile view moves it less than a clear frontal one. The estimate
+is the normalised geometric mean of the weighted frames, tempered towards uniform while the
+evidence (clear frames' time) is short of a second (or of one time constant, if shorter): a
+young track's confidence says it has seen little, and so does one seen only in poor views. A quantity's
 estimate (age) is not tempered, so that its value is what its frames say from the first one.
 A smoothed gender or emotion less confident than ``gender_min_confidence`` or
 ``emotion_min_confidence`` is unsure: its label is left empty (:func:`stated`), so behaviour code
@@ -30,6 +31,7 @@ from typing import Protocol
 import numpy as np
 
 from face_affect.geometry import box_iou
+from face_affect.quality import view_quality
 from face_affect.settings import DEFAULTS, Settings
 from face_affect.types import Attribute, FaceBox, FaceResult, numeric_labels
 
@@ -53,15 +55,6 @@ class TrackedBox(Protocol):
     first_seen: float
     confirmed: bool
     detected: bool
-
-
-def frame_quality(box: FaceBox, full_weight_width: int = DEFAULTS.full_weight_face_width) -> float:
-    """How much a frame's estimate of this face counts, 0.05..1: smaller faces and weaker
-    detections count less. Scores above 1 (Haar's level weights) are not probabilities and
-    are ignored."""
-    size = min(1.0, max(0.05, box.width / max(full_weight_width, 1)))
-    score = min(1.0, max(0.2, box.score)) if 0.0 < box.score <= 1.0 else 1.0
-    return size * score
 
 
 class SmoothedAttribute:
@@ -170,22 +163,36 @@ class PersonEstimates:
         ]
 
     def add(
-        self, track_id: str, first_seen: float, box: FaceBox, probabilities: dict[str, np.ndarray], timestamp: float
+        self,
+        track_id: str,
+        first_seen: float,
+        box: FaceBox,
+        probabilities: dict[str, np.ndarray],
+        timestamp: float,
+        crop: np.ndarray | None = None,
     ) -> PersonEstimate:
-        """One frame's per-task probabilities of a track's face."""
+        """One frame's per-task probabilities of a track's face; ``crop``, its grey crop, weighs the view."""
         person = self.person(track_id, first_seen)
-        quality = frame_quality(box, self.settings.full_weight_face_width)
+        quality = view_quality(box, crop, self.settings.full_weight_face_width, self.settings.view_weighting)
         for task, values in probabilities.items():
             person.smoothed[task].add(values, timestamp, quality)
             person.last_frame[task] = Attribute.from_probabilities(values, self.labels[task])
         person.classified_at, person.classified_box = timestamp, box
         return person
 
-    def add_batch(self, faces: Sequence[TrackedBox], probabilities: dict[str, np.ndarray], timestamp: float) -> None:
-        """:meth:`add` for each face of a batch the classifiers ran on (``probabilities[task][index]``)."""
+    def add_batch(
+        self,
+        faces: Sequence[TrackedBox],
+        probabilities: dict[str, np.ndarray],
+        timestamp: float,
+        crops: Sequence[np.ndarray | None] | None = None,
+    ) -> None:
+        """:meth:`add` for each face of a batch the classifiers ran on (``probabilities[task][index]``),
+        with its grey crop from ``crops`` where given."""
         for index, face in enumerate(faces):
             per_task = {task: values[index] for task, values in probabilities.items()}
-            self.add(face.track_id, face.first_seen, face.box, per_task, timestamp)
+            crop = crops[index] if crops is not None else None
+            self.add(face.track_id, face.first_seen, face.box, per_task, timestamp, crop)
 
     def result(self, face: TrackedBox) -> FaceResult:
         """The face as a result: its smoothed estimates, and the last per-frame ones beside them."""

@@ -33,6 +33,8 @@ class FaceBox:
     width: int
     height: int
     score: float = 1.0
+    keypoints: tuple[float, ...] = ()
+    """BlazeFace's six keypoints as x, y in source pixels (``face_affect.quality.KEYPOINT_NAMES``); empty from Haar."""
 
     def as_list(self) -> list[int]:
         return [self.x, self.y, self.width, self.height]

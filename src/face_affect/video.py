@@ -45,9 +45,8 @@ class VideoPipeline:
         due = self.estimates.due(tracks, timestamp)
         if due:
             boxes = [track.box for track in due]
-            probabilities = self.pipeline.probabilities(
-                self.pipeline.face_crops(frame, boxes), boxes, self.pipeline.crop_margin
-            )
-            self.estimates.add_batch(due, probabilities, timestamp)
+            crops = self.pipeline.face_crops(frame, boxes)
+            probabilities = self.pipeline.probabilities(crops, boxes, self.pipeline.crop_margin)
+            self.estimates.add_batch(due, probabilities, timestamp, crops)
             self.classified_faces += len(due)
         return [self.estimates.result(track) for track in tracks if track.confirmed]

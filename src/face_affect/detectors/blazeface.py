@@ -34,6 +34,8 @@ LOGIT_CLIP = 100.0
 """MediaPipe clips the score logits before the sigmoid."""
 SIZED_SESSIONS = 4
 """Input sizes that get a session of their own: a camera's frames all have one size."""
+KEYPOINTS = 6
+"""Eyes, nose tip, mouth and ear tragions (``face_affect.quality.KEYPOINT_NAMES``), after the box's four regressors."""
 HAAR_FRAMING: Margins = (0.04, 0.14, 0.05, 0.0)
 """Growth (left, top, right, bottom) of BlazeFace's box, as fractions of its size, that gives
 Haar's box for the same face: the median over faces both detectors find in the test photos
@@ -48,13 +50,12 @@ def anchor_centres(input_width: int, input_height: int, stride: int = ANCHOR_STR
 
 
 def decode_boxes(regressors: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """``[N, 4]`` corners ``(x0, y0, x1, y1)`` in input pixels from the regressors' centre offset and size.
-
-    The remaining twelve regressor values (six key points) are not used.
-    """
+    """``[N, 16]`` in input pixels: corners ``(x0, y0, x1, y1)`` from the regressors' centre offset and size,
+    then the six keypoints' ``x, y`` (offsets from the anchor, as the box centre's)."""
     centres = anchors + regressors[:, 0:2]
     half_sizes = regressors[:, 2:4] / 2
-    return np.concatenate([centres - half_sizes, centres + half_sizes], axis=1)
+    keypoints = np.tile(anchors, KEYPOINTS) + regressors[:, 4 : 4 + 2 * KEYPOINTS]
+    return np.concatenate([centres - half_sizes, centres + half_sizes, keypoints], axis=1)
 
 
 def scores_from_logits(logits: np.ndarray) -> np.ndarray:
@@ -68,13 +69,14 @@ def weighted_non_maximum_suppression(
     """MediaPipe's weighted NMS: each cluster becomes its score-weighted mean box with its best score.
 
     The best remaining box and every remaining box overlapping it by more than
-    ``iou_threshold`` form a cluster; repeated until no box remains. Returns the
-    merged boxes ``[M, 4]`` and scores ``[M]``, best first.
+    ``iou_threshold`` form a cluster; repeated until no box remains. ``boxes`` are rows of
+    corners, optionally followed by keypoints (averaged alike). Returns the merged rows
+    ``[M, columns]`` and scores ``[M]``, best first.
     """
     order = np.argsort(-scores, kind="stable")
     boxes, scores = boxes[order], scores[order]
     # All overlaps at once: a face leaves a few dozen boxes, so the matrix is small.
-    clustered = iou_matrix(boxes, boxes) > iou_threshold
+    clustered = iou_matrix(boxes[:, :4], boxes[:, :4]) > iou_threshold
     merged_boxes, merged_scores = [], []
     remaining = np.ones(len(scores), dtype=bool)
     for best in range(len(scores)):
@@ -86,7 +88,8 @@ def weighted_non_maximum_suppression(
         weights = scores[cluster]
         merged_boxes.append(weights @ boxes[cluster] / weights.sum())
         merged_scores.append(scores[best])
-    return np.reshape(np.array(merged_boxes, dtype=np.float32), (-1, 4)), np.array(merged_scores, dtype=np.float32)
+    merged = np.reshape(np.array(merged_boxes, dtype=np.float32), (-1, boxes.shape[1]))
+    return merged, np.array(merged_scores, dtype=np.float32)
 
 
 def reframe(boxes: np.ndarray, margins: Margins) -> np.ndarray:
@@ -204,7 +207,8 @@ class BlazeFaceDetector:
         return tensor, np.array([x_scale, y_scale, x_scale, y_scale], dtype=np.float32)
 
     def detect_corners(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The network's own boxes ``(x0, y0, x1, y1)`` in source pixels, before reframing, and their scores."""
+        """The network's own boxes ``(x0, y0, x1, y1)`` in source pixels, before reframing, each followed by
+        its six keypoints' ``x, y`` (``[N, 16]``), and their scores."""
         boxes, scores = self.detect_at_scale(image, self.input_scale)
         width = image.shape[1]
         if 0 < self.detection_width < width:
@@ -226,19 +230,20 @@ class BlazeFaceDetector:
         confident, scores = confident[keep], scores[keep]
         boxes = decode_boxes(regressors[0, confident], self.anchors[(width, height)][confident])
         boxes, scores = weighted_non_maximum_suppression(boxes, scores, self.nms_iou)
-        return boxes / scale, scores
+        return boxes / np.tile(scale[:2], 2 + KEYPOINTS), scores
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         """Faces in a frame (:func:`check_frame`), left to right; :class:`FrameError` for anything else."""
-        boxes, scores = self.detect_corners(image)
-        boxes = reframe(boxes, self.framing)
+        rows, scores = self.detect_corners(image)
+        boxes = reframe(rows[:, :4], self.framing)
         image_height, image_width = image.shape[:2]
         faces = []
         # Clipped to the frame like Haar's boxes (ROS regions of interest are unsigned).
         boxes = np.clip(np.round(boxes), 0, [image_width, image_height, image_width, image_height]).astype(int)
-        for (x0, y0, x1, y1), score in zip(boxes.tolist(), scores.tolist()):
+        keypoints = np.round(rows[:, 4:].astype(np.float64), 1)
+        for (x0, y0, x1, y1), points, score in zip(boxes.tolist(), keypoints.tolist(), scores.tolist()):
             if x1 > x0 and y1 > y0:
-                faces.append(FaceBox(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=score))
+                faces.append(FaceBox(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=score, keypoints=tuple(points)))
         return sorted(faces, key=lambda face: (face.x, face.y))
 
     @staticmethod

@@ -120,8 +120,9 @@ class ClassifierNode(rospy.SubscribeListener):
         due = self.estimates.due(faces, timestamp)
         if due:
             boxes = [face.box for face in due]
-            probabilities = self.classifiers.probabilities([face.crop for face in due], boxes, message.crop_margin)
-            self.estimates.add_batch(due, probabilities, timestamp)
+            crops = [face.crop for face in due]
+            probabilities = self.classifiers.probabilities(crops, boxes, message.crop_margin)
+            self.estimates.add_batch(due, probabilities, timestamp, crops)
         self.worker.counts.faces += sum(face.detected for face in faces)  # as the detector counts them
         results = [self.estimates.result(face) for face in faces if face.confirmed]
         self.results_publisher.publish(

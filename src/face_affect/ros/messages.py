@@ -77,6 +77,7 @@ def detection_array(
             roi=region_of_interest(track.box),
             score=track.box.score,
             confidence=confidence(track.box.score),
+            keypoints=list(track.box.keypoints) if track.detected else [],
             crop=converter.to_message(crop, "mono8", header) if crop is not None else Image(header=header),
         )
         for track, crop in zip(tracks, crops)
@@ -101,7 +102,7 @@ def tracked_faces(message: FaceDetectionArray, converter: ImageConverter) -> lis
 
     :class:`FaceMessageError` (or ``ImageError`` for a crop) names the first problem: too many
     faces, a margin that is not finite or not in 0..2, a track id twice, a non-finite score, a
-    confidence outside 0..1,
+    confidence outside 0..1, keypoints that are not six finite points,
     an empty box or one outside the stated image, a crop whose size does not match its box
     and the margin, or a crop that is not mono8.
     """
@@ -128,7 +129,16 @@ def tracked_faces(message: FaceDetectionArray, converter: ImageConverter) -> lis
                 f"{where}: box {roi.x_offset},{roi.y_offset} {roi.width}x{roi.height} leaves the "
                 f"{message.image_width}x{message.image_height} image"
             )
-        box = FaceBox(x=roi.x_offset, y=roi.y_offset, width=roi.width, height=roi.height, score=face.score)
+        if len(face.keypoints) not in (0, 12) or not all(math.isfinite(value) for value in face.keypoints):
+            raise FaceMessageError(f"{where}: {len(face.keypoints)} keypoint values (0 or 12, finite)")
+        box = FaceBox(
+            x=roi.x_offset,
+            y=roi.y_offset,
+            width=roi.width,
+            height=roi.height,
+            score=face.score,
+            keypoints=tuple(face.keypoints),
+        )
         crop = None
         if face.detected:
             crop = converter.to_mono8(face.crop)
