@@ -8,7 +8,9 @@ every frame; :class:`face_affect.smoothing.SmoothedAttribute` smooths them with 
 time constant in ``--time-constants``. Reported per task and time constant:
 
 - accuracy of single frames, and of the smoothed estimate at the end of each clip;
-- label changes per second within a clip, per frame and smoothed (flicker);
+- label changes per second within a clip, per frame and smoothed (flicker), and at the default
+  time constant and threshold the share of consecutive frame pairs whose stated label changes
+  (a change to or from unsure counts);
 - responsiveness: clips whose face is replaced halfway by one of another class (both
   labelled right by most of their own frames, so that model errors do not count as
   delay); the median and 90th percentile time until the smoothed label is the new class.
@@ -19,6 +21,13 @@ final estimate is stated (coverage) and the accuracy of those stated. A threshol
 validation by :data:`THRESHOLD_RULES` (gender: the least threshold whose stated estimates are
 98.5% right, so that 98% holds on faces not chosen on; emotion: the greatest that still states
 80% of the clips) and reported on test beside the default ``*_min_confidence``.
+
+Last, clips whose views turn poor: 1 s of the clear clip, then 2 s of one kind of poor view
+(blurred, dimmed with sensor noise, shrunk to a 16 px face, or the head rolled by 40 degrees with
+its keypoints), smoothed with equal weights (size and score only, ``view_weighting: false``) and
+with :func:`face_affect.quality.view_quality`. Reported: the accuracy of the final estimate, the
+share of clips still stated at the default threshold and how right those are, and label changes
+(unsure counted as a label) per consecutive frame pair.
 
 ``python bench/smoothing.py [--faces N]``, results in ``bench/results/smoothing.json``.
 """
@@ -37,9 +46,11 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY / "src"))
 
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
+from face_affect.quality import view_quality  # noqa: E402
 from face_affect.settings import MODELS_DIRECTORY, Settings  # noqa: E402
 from face_affect.smoothing import SmoothedAttribute  # noqa: E402
 from face_affect.training.datasets import load_dataset  # noqa: E402
+from face_affect.types import FaceBox  # noqa: E402
 
 SHARED = REPOSITORY.parent / "shared" / "data"
 RATE = 30.0
@@ -149,6 +160,103 @@ def print_risk_coverage(task: str, report: dict) -> None:
         )
 
 
+CANONICAL_KEYPOINTS = np.array([[0.34, 0.40], [0.66, 0.40], [0.50, 0.58], [0.50, 0.75], [0.15, 0.46], [0.85, 0.46]])
+"""An upright frontal face's six keypoints, as fractions of its crop (right eye first, as BlazeFace)."""
+CLEAR_SECONDS, POOR_SECONDS = 1.0, 2.0
+POOR_VIEWS = ("blurred", "dimmed", "small", "rolled")
+
+
+def poor_view(frame: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, FaceBox]:
+    """One frame turned poor, and the box (size, keypoints) a detector would report for it."""
+    height, width = frame.shape
+    keypoints = CANONICAL_KEYPOINTS * [width, height]
+    box_width = width
+    if kind == "blurred":
+        frame = cv2.GaussianBlur(frame, (0, 0), 2.5 * width / 48)
+    elif kind == "dimmed":
+        frame = np.clip(frame * 0.2 + rng.normal(0, 4, frame.shape), 0, 255).astype(np.uint8)
+    elif kind == "small":
+        frame = cv2.resize(cv2.resize(frame, (16, 16), interpolation=cv2.INTER_AREA), (width, height))
+        box_width = 16
+    elif kind == "rolled":
+        matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), 40, 1.0)
+        frame = cv2.warpAffine(frame, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        keypoints = keypoints @ matrix[:, :2].T + matrix[:, 2]
+    return frame, FaceBox(0, 0, box_width, box_width, 1.0, tuple(keypoints.ravel().round(1).tolist()))
+
+
+def measure_poor_views(task: str, model: Path, data_path: Path, faces: int) -> dict:
+    """Equal against view-weighted evidence on clips whose views turn poor (see the module's docstring)."""
+    classifier, data = OnnxClassifier(model), load_dataset(data_path)
+    images, labels = data.images["test"], data.labels["test"]
+    order = np.random.default_rng(5).permutation(len(images))[:faces]
+    images, labels = images[order], labels[order]
+    settings = Settings()
+    threshold, time_constant = settings.min_confidence(task), settings.time_constant(task)
+    clear_frames, poor_frames = int(CLEAR_SECONDS * RATE), int(POOR_SECONDS * RATE)
+    report = {}
+    for kind in POOR_VIEWS:
+        rng = np.random.default_rng(6)
+        finals = {"equal": [], "weighted": []}
+        changes = {"equal": [], "weighted": []}
+        for face in images:
+            clear = camera_frames(face, clear_frames + poor_frames, rng)
+            frames, boxes = [], []
+            upright = tuple((CANONICAL_KEYPOINTS * face.shape[::-1]).ravel().tolist())
+            for index, frame in enumerate(clear):
+                box = FaceBox(0, 0, face.shape[1], face.shape[0], 1.0, upright)
+                if index >= clear_frames:
+                    frame, box = poor_view(frame, kind, rng)
+                frames.append(frame)
+                boxes.append(box)
+            probabilities = classifier.predict_batch(np.stack(frames)[:, None].astype(np.float32))
+            for weighting in finals:
+                attribute = SmoothedAttribute(classifier.labels, time_constant)
+                states = []
+                for index, (values, frame, box) in enumerate(zip(probabilities, frames, boxes)):
+                    quality = view_quality(box, frame, settings.full_weight_face_width, weighting == "weighted")
+                    attribute.add(values, index / RATE, quality)
+                    smoothed = attribute.probabilities()
+                    states.append(int(np.argmax(smoothed)) if smoothed.max() >= threshold else -1)
+                finals[weighting].append((smoothed.max(), int(np.argmax(smoothed))))
+                changes[weighting].append(np.count_nonzero(np.diff(states)) / (len(states) - 1))
+        report[kind] = {}
+        for weighting, final in finals.items():
+            confidence = np.array([value for value, _ in final])
+            right = np.array([label for _, label in final]) == labels
+            stated = confidence >= threshold
+            report[kind][weighting] = {
+                "final_accuracy": round(float(right.mean()), 4),
+                "stated": round(float(stated.mean()), 4),
+                "stated_accuracy": round(float(right[stated].mean()), 4) if stated.any() else None,
+                "label_changes_per_frame": round(float(np.mean(changes[weighting])), 4),
+            }
+    return report
+
+
+def print_poor_views(task: str, report: dict) -> None:
+    print(f"  clips whose views turn poor ({task}: 1 s clear, then 2 s poor), equal vs view-weighted evidence:")
+    print(f"  {'view':>8} {'weights':>9} {'final acc':>10} {'stated':>7} {'stated acc':>11} {'changes/frame':>14}")
+    for kind, rows in report.items():
+        for weighting, row in rows.items():
+            stated_accuracy = "-" if row["stated_accuracy"] is None else f"{row['stated_accuracy']:.1%}"
+            print(
+                f"  {kind:>8} {weighting:>9} {row['final_accuracy']:>10.1%} {row['stated']:>7.1%}"
+                f" {stated_accuracy:>11} {row['label_changes_per_frame']:>14.2%}"
+            )
+
+
+def stated_label_changes(probabilities: np.ndarray, time_constant: float, threshold: float) -> float:
+    """The share of consecutive frame pairs whose stated label differs (unsure counts as a label)."""
+    attribute = SmoothedAttribute(tuple(str(index) for index in range(probabilities.shape[1])), time_constant)
+    states = []
+    for index, values in enumerate(probabilities):
+        attribute.add(values, index / RATE)
+        smoothed = attribute.probabilities()
+        states.append(int(np.argmax(smoothed)) if smoothed.max() >= threshold else -1)
+    return float(np.count_nonzero(np.diff(states)) / (len(states) - 1))
+
+
 def clip_probabilities(classifier: OnnxClassifier, faces: np.ndarray, frames: int, seed: int) -> np.ndarray:
     """``[faces, frames, classes]`` probabilities of every frame of every face's clip."""
     rng = np.random.default_rng(seed)
@@ -183,6 +291,18 @@ def measure(task: str, model: Path, data_path: Path, faces: int, time_constants:
         others = right[labels[right] != labels[first]]
         if len(others):
             pairs.append((first, int(rng.choice(others))))
+    settings = Settings()
+    report["stated_label_changes_per_frame_pair"] = round(
+        float(
+            np.mean(
+                [
+                    stated_label_changes(clip, settings.time_constant(task), settings.min_confidence(task))
+                    for clip in probabilities
+                ]
+            )
+        ),
+        4,
+    )
     for time_constant in time_constants:
         smoothed = np.stack([smoothed_labels(clip, time_constant, every) for clip in probabilities])
         delays = []
@@ -211,6 +331,7 @@ def main() -> int:
     parser.add_argument(
         "--classification-interval", type=float, default=0.0, help="s between classifications (0: every frame)"
     )
+    parser.add_argument("--poor-view-faces", type=int, default=300, help="test faces per task and kind of poor view")
     parser.add_argument("--output", type=Path, default=REPOSITORY / "bench" / "results" / "smoothing.json")
     arguments = parser.parse_args()
     cv2.setNumThreads(1)
@@ -224,7 +345,8 @@ def main() -> int:
         print(
             f"{task} ({report['model']}, {report['faces']} clips of {report['frames_per_clip']} frames): single frames "
             f"{report['single_frame_accuracy']:.1%}, {report['single_frame_changes_per_second']:.2f} changes/s; "
-            f"default time constant {defaults.time_constant(task)} s"
+            f"default time constant {defaults.time_constant(task)} s; at the defaults the stated label (unsure "
+            f"counted) changes on {report['stated_label_changes_per_frame_pair']:.2%} of consecutive frame pairs"
         )
         print(f"  {'tau s':>6} {'end acc':>8} {'changes/s':>10} {'delay p50':>10} {'delay p90':>10} {'never':>6}")
         for tau, row in report["by_time_constant"].items():
@@ -235,6 +357,8 @@ def main() -> int:
             )
         report["risk_coverage"] = measure_risk_coverage(task, models[task], data_path, arguments.faces)
         print_risk_coverage(task, report["risk_coverage"])
+        report["poor_views"] = measure_poor_views(task, models[task], data_path, arguments.poor_view_faces)
+        print_poor_views(task, report["poor_views"])
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written {arguments.output}")

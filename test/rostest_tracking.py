@@ -100,6 +100,29 @@ class TrackingTest(unittest.TestCase):
                 steadiness[0], steadiness[1] / 2, f"{track_id}: smoothed vs per-frame age range {steadiness}"
             )
 
+    def test_a_face_whose_views_turn_poor_keeps_its_estimate_and_one_never_seen_well_stays_unsure(self) -> None:
+        """3 s clear, then 2 s blurred (still detected): the gender stays what it was, the emotion stays or
+        turns unsure, never another label. A scene blurred from the start: both unsure, probabilities kept."""
+        blurred = cv2.GaussianBlur(self.photo, (0, 0), 8)
+        answered = self.play([self.photo] * 45 + [blurred] * 30)
+        earlier = {face.track_id: (face.gender, face.emotion) for face in answered[44][1].faces}
+        self.assertEqual(len(earlier), 2)
+        stated = all(gender and emotion for gender, emotion in earlier.values())
+        self.assertTrue(stated, f"stated when clear: {earlier}")
+        for faces, results in answered[45:]:
+            self.assertTrue(all(face.detected for face in faces.faces), "the blurred faces are still detected")
+            for face in results.faces:
+                gender, emotion = earlier[face.track_id]
+                self.assertEqual(face.gender, gender, "the gender is kept")
+                self.assertIn(face.emotion, (emotion, ""), "the emotion is kept or unsure, never another label")
+        never_well = self.play([blurred] * 45)
+        final = never_well[-1][1].faces
+        self.assertEqual(len(final), 2)
+        for face in final:
+            self.assertEqual((face.gender, face.emotion), ("", ""), f"{face.track_id}: never seen well")
+            self.assertAlmostEqual(sum(face.gender_probabilities), 1.0, delta=1e-3)
+            self.assertAlmostEqual(sum(face.emotion_probabilities), 1.0, delta=1e-3)
+
     def test_two_faces_that_cross_keep_their_ids(self) -> None:
         # The two men's faces (expected boxes grown by a margin), on a grey wall, moving towards each other.
         patches = [self.photo[10:150, 120:250].copy(), self.photo[20:160, 430:560].copy()]

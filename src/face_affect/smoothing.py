@@ -8,8 +8,10 @@ covers and by how much its view can tell (:func:`face_affect.quality.view_qualit
 detector score, frontalness, sharpness, exposure), so the estimate is the same at 5 Hz and 30 Hz
 and a tiny, blurred, dark or profile view moves it less than a clear frontal one. The estimate
 is the normalised geometric mean of the weighted frames, tempered towards uniform while the
-evidence (clear frames' time) is short of a second (or of one time constant, if shorter): a
-young track's confidence says it has seen little, and so does one seen only in poor views. A quantity's
+evidence is short of a second of frames (or of one time constant, if shorter) or the views'
+recent mean quality is below :data:`FULL_EVIDENCE_QUALITY`: a young track's confidence says it
+has seen little, and one seen only in poor views that it has seen badly. Good views seen a
+moment ago outweigh the poor ones since, so the estimate keeps its label while the views turn poor. A quantity's
 estimate (age) is not tempered, so that its value is what its frames say from the first one.
 A smoothed gender or emotion less confident than ``gender_min_confidence`` or
 ``emotion_min_confidence`` is unsure: its label is left empty (:func:`stated`), so behaviour code
@@ -43,6 +45,9 @@ MAX_FRAME_SECONDS = 0.2
 """A frame after a gap counts for at most this long: the gap is not evidence."""
 EVIDENCE_SECONDS = 1.0
 """Clear frames covering this long (or one time constant, if shorter) give an estimate its full confidence."""
+FULL_EVIDENCE_QUALITY = 0.25
+"""Views of this mean quality or better (``face_affect.quality``) give full evidence: a face blurred
+by 2 px or narrower than 15 px is below it, so a track seen only so stays tempered, and unsure."""
 STEADY_IOU = 0.7
 """A track whose box overlaps the box it was last classified at by less than this has moved: re-classified."""
 
@@ -68,27 +73,35 @@ class SmoothedAttribute:
         self.tempered = numeric_labels(tuple(labels)) is None
         self.weighted_log_probabilities = np.zeros(len(labels))
         self.weight = 0.0
+        self.seconds = 0.0
+        """The frames' time, decayed alike but not weighted: ``weight / seconds`` is the views' recent mean quality."""
         self.last_time: float | None = None
 
     def add(self, probabilities: np.ndarray, timestamp: float, quality: float = 1.0) -> None:
         """One frame's probabilities at ``timestamp`` (seconds); time going back starts afresh."""
         if self.last_time is not None and timestamp < self.last_time:
-            self.weight, self.last_time = 0.0, None
+            self.weight, self.seconds, self.last_time = 0.0, 0.0, None
             self.weighted_log_probabilities[:] = 0.0
         seconds = FIRST_FRAME_SECONDS if self.last_time is None else timestamp - self.last_time
         decay = math.exp(-seconds / self.time_constant) if self.time_constant > 0 else 0.0
-        evidence = quality * min(max(seconds, 1e-3), MAX_FRAME_SECONDS)
+        covered = min(max(seconds, 1e-3), MAX_FRAME_SECONDS)
+        weight = quality * covered
         log_probabilities = np.maximum(np.log(np.maximum(probabilities, 1e-12)), LOG_FLOOR)
-        self.weighted_log_probabilities = decay * self.weighted_log_probabilities + evidence * log_probabilities
-        self.weight = decay * self.weight + evidence
+        self.weighted_log_probabilities = decay * self.weighted_log_probabilities + weight * log_probabilities
+        self.weight = decay * self.weight + weight
+        self.seconds = decay * self.seconds + covered
         self.last_time = timestamp
 
     @property
     def evidence(self) -> float:
-        """0..1: the share of :data:`EVIDENCE_SECONDS` (or a time constant) of clear frames behind the estimate."""
+        """0..1: the share of :data:`EVIDENCE_SECONDS` (or a time constant) of frames behind the estimate,
+        times the views' recent mean quality as a share of :data:`FULL_EVIDENCE_QUALITY`."""
+        if self.weight <= 0:
+            return 0.0
+        views = min(1.0, self.weight / self.seconds / FULL_EVIDENCE_QUALITY)
         if self.time_constant <= 0:
-            return 1.0 if self.weight > 0 else 0.0
-        return min(1.0, self.weight / min(self.time_constant, EVIDENCE_SECONDS))
+            return views
+        return min(1.0, self.seconds / min(self.time_constant, EVIDENCE_SECONDS)) * views
 
     def probabilities(self) -> np.ndarray:
         if self.weight <= 0:
