@@ -16,9 +16,9 @@ from conftest import load_photo, run_cli
 from face_affect.quality import size_and_score_weight
 from face_affect.redetection import TrackingDetector
 from face_affect.settings import Settings
-from face_affect.smoothing import PersonEstimates, SmoothedAttribute
+from face_affect.smoothing import PersonEstimates, SmoothedAttribute, stated
 from face_affect.tracking import FaceTracker, Track, TrackerParameters
-from face_affect.types import FaceBox
+from face_affect.types import Attribute, FaceBox
 from face_affect.video import VideoPipeline
 
 
@@ -329,3 +329,17 @@ def test_a_smoothed_estimate_below_its_threshold_is_unsure_and_keeps_its_probabi
     for index in range(60, 150):  # surer frames make it stated
         estimates.add(track.track_id, 0.0, track.box, {"gender": np.array([0.95, 0.05])}, index / 30)
     assert estimates.result(track).attributes["gender"].label == "woman"
+
+
+def test_a_stated_label_holds_against_small_changes_and_gives_way_to_clear_ones():
+    labels = ("happy", "sad")
+    steady = Attribute.from_probabilities(np.array([0.52, 0.48]), labels)
+    assert stated(steady, 0.35).label == "happy"
+    swapped = Attribute.from_probabilities(np.array([0.48, 0.52]), labels)
+    assert stated(swapped, 0.35, previous="happy").label == "happy", "within the switch margin: held"
+    assert stated(swapped, 0.35, previous="happy").confidence == pytest.approx(0.48)
+    clear = Attribute.from_probabilities(np.array([0.3, 0.7]), labels)
+    assert stated(clear, 0.35, previous="happy").label == "sad"
+    fading = Attribute.from_probabilities(np.array([0.88, 0.12]), ("woman", "man"))
+    assert stated(fading, 0.9).label == "" and stated(fading, 0.9, previous="woman").label == "woman"
+    assert stated(Attribute.from_probabilities(np.array([0.8, 0.2]), ("woman", "man")), 0.9, "woman").label == ""

@@ -15,7 +15,8 @@ moment ago outweigh the poor ones since, so the estimate keeps its label while t
 estimate (age) is not tempered, so that its value is what its frames say from the first one.
 A smoothed gender or emotion less confident than ``gender_min_confidence`` or
 ``emotion_min_confidence`` is unsure: its label is left empty (:func:`stated`), so behaviour code
-never acts on a guess; the per-frame estimates are always stated.
+never acts on a guess; a stated label holds against small changes (hysteresis), so it does not
+flicker; the per-frame estimates are always stated.
 
 :class:`PersonEstimates` holds them per track id, with the last per-frame estimate
 beside them, and decides which tracks need classifying in a frame
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -48,6 +49,10 @@ EVIDENCE_SECONDS = 1.0
 FULL_EVIDENCE_QUALITY = 0.25
 """Views of this mean quality or better (``face_affect.quality``) give full evidence: a face blurred
 by 2 px or narrower than 15 px is below it, so a track seen only so stays tempered, and unsure."""
+SWITCH_MARGIN = 0.05
+"""A stated label gives way to another only once that one is more probable by this much."""
+STATE_MARGIN = 0.05
+"""A stated label turns unsure only once its probability is this far below the threshold."""
 STEADY_IOU = 0.7
 """A track whose box overlaps the box it was last classified at by less than this has moved: re-classified."""
 
@@ -124,6 +129,8 @@ class PersonEstimate:
     last_frame: dict[str, Attribute] = field(default_factory=dict)
     classified_at: float | None = None
     classified_box: FaceBox | None = None
+    stated: dict[str, str] = field(default_factory=dict)
+    """The label each task's smoothed estimate stated last ("" for unsure): :func:`stated`'s hysteresis."""
 
 
 class PersonEstimates:
@@ -220,16 +227,29 @@ class PersonEstimates:
         )
 
     def smoothed(self, track_id: str) -> dict[str, Attribute]:
+        """The track's smoothed estimates as stated now (see :func:`stated`); remembers what it stated."""
         person = self.people.get(track_id)
         if person is None:
             return {}
-        return {
-            task: stated(attribute.attribute(), self.settings.min_confidence(task))
-            for task, attribute in person.smoothed.items()
-            if attribute.weight > 0
-        }
+        estimates = {}
+        for task, attribute in person.smoothed.items():
+            if attribute.weight > 0:
+                threshold, previous = self.settings.min_confidence(task), person.stated.get(task, "")
+                estimates[task] = stated(attribute.attribute(), threshold, previous)
+                person.stated[task] = estimates[task].label
+        return estimates
 
 
-def stated(attribute: Attribute, min_confidence: float) -> Attribute:
-    """The estimate, or its :meth:`~Attribute.withheld` copy (unsure) below ``min_confidence``."""
+def stated(attribute: Attribute, min_confidence: float, previous: str = "") -> Attribute:
+    """The estimate, or its :meth:`~Attribute.withheld` copy (unsure) below ``min_confidence``.
+
+    With hysteresis against flicker: the label stated in the last frame, ``previous``, stays while
+    its probability is within :data:`SWITCH_MARGIN` of the best and at least ``min_confidence``
+    less :data:`STATE_MARGIN`. A quantity (age) is always stated as it is.
+    """
+    if attribute.value is not None:
+        return attribute
+    held = attribute.probabilities.get(previous) if previous else None
+    if held is not None and held >= attribute.confidence - SWITCH_MARGIN and held >= min_confidence - STATE_MARGIN:
+        return replace(attribute, label=previous, confidence=held)
     return attribute if attribute.confidence >= min_confidence else attribute.withheld()
