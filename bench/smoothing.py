@@ -217,23 +217,23 @@ def measure_poor_views(task: str, model: Path, data_path: Path, faces: int) -> d
             probabilities = classifier.predict_batch(np.stack(frames)[:, None].astype(np.float32))
             for weighting in finals:
                 attribute = SmoothedAttribute(classifier.labels, time_constant)
-                states = []
+                states, label = [], ""
                 for index, (values, frame, box) in enumerate(zip(probabilities, frames, boxes)):
                     quality = view_quality(box, frame, settings.full_weight_face_width, weighting == "weighted")
                     attribute.add(values, index / RATE, quality)
-                    smoothed = attribute.probabilities()
-                    states.append(int(np.argmax(smoothed)) if smoothed.max() >= threshold else -1)
-                finals[weighting].append((smoothed.max(), int(np.argmax(smoothed))))
+                    label = stated(attribute.attribute(), threshold, label).label
+                    states.append(classifier.labels.index(label) if label else -1)
+                best = int(np.argmax(attribute.probabilities()))
+                finals[weighting].append((best, classifier.labels.index(label) if label else -1))
                 changes[weighting].append(np.count_nonzero(np.diff(states)) / (len(states) - 1))
         report[kind] = {}
         for weighting, final in finals.items():
-            confidence = np.array([value for value, _ in final])
-            right = np.array([label for _, label in final]) == labels
-            stated = confidence >= threshold
+            best, said_label = np.array(final).T
+            right, said = best == labels, said_label >= 0
             report[kind][weighting] = {
                 "final_accuracy": round(float(right.mean()), 4),
-                "stated": round(float(stated.mean()), 4),
-                "stated_accuracy": round(float(right[stated].mean()), 4) if stated.any() else None,
+                "stated": round(float(said.mean()), 4),
+                "stated_accuracy": round(float((said_label == labels)[said].mean()), 4) if said.any() else None,
                 "label_changes_per_frame": round(float(np.mean(changes[weighting])), 4),
             }
     return report

@@ -6,7 +6,8 @@ each face's crop. Per face, under ``/humans/faces/<track id>/``: ``roi``, ``expr
 once) and ``cropped`` (only while subscribed). ``/humans/faces/tracked`` lists the ids of every
 processed frame, after the faces' own messages. A face's publishers are made when its track is
 confirmed and unregistered when it ends, so the graph holds those of the live tracks only.
-``aligned`` is not published: the crops are not rotated (yet).
+``aligned`` is not published: eye-levelled crops gained less than a point on rolled faces
+(``bench/alignment.py``), so the crops are not rotated.
 
 ``hri_msgs`` is optional: without it the package runs as before, and ``ros4hri: true`` stops the
 node at start with :class:`~face_affect.errors.MissingPackageError`.
