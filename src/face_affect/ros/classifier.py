@@ -135,6 +135,7 @@ class ClassifierNode(rospy.SubscribeListener):
                 results,
                 {face.track_id: face for face in faces},
                 message.crop_margin,
+                {face.track_id for face in due},
             )
         self.diagnostics.published(message.header.stamp)
         if self.heatmaps_wanted():

@@ -3,7 +3,8 @@
 The classifier owns it: it has the confirmed tracks, their smoothed estimates, the image size and
 each face's crop. Per face, under ``/humans/faces/<track id>/``: ``roi``, ``expression`` and
 ``softbiometrics`` (latched, so a client that subscribes when the id appears gets the last one at
-once) and ``cropped`` (only while subscribed). ``/humans/faces/tracked`` lists the ids of every
+once; the last two only when the estimate changes, i.e. when the track was classified) and
+``cropped`` (only while subscribed). ``/humans/faces/tracked`` lists the ids of every
 processed frame, after the faces' own messages. A face's publishers are made when its track is
 confirmed and unregistered when it ends, so the graph holds those of the live tracks only.
 ``aligned`` is not published: eye-levelled crops gained less than a point on rolled faces
@@ -15,7 +16,7 @@ node at start with :class:`~face_affect.errors.MissingPackageError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 import rospy
 from sensor_msgs.msg import Image
@@ -75,8 +76,12 @@ class FacePublishers:
         results: Sequence[FaceResult],
         faces: Mapping[str, TrackedFace],
         crop_margin: float,
+        classified: Set[str],
     ) -> None:
-        """One processed frame: ``results`` are its confirmed tracks, ``faces`` its tracked faces by id."""
+        """One processed frame: ``results`` are its confirmed tracks, ``faces`` its tracked faces by id,
+        ``classified`` the ids whose estimates this frame updated. ``expression`` and ``softbiometrics``
+        are published when a face appears and when its estimate changes (latched: a new subscriber
+        gets the last), ``roi`` and ``tracked`` every frame."""
         ids = [result.track_id for result in results if result.track_id]
         for ended in set(self.faces) - set(ids):
             self.faces.pop(ended).unregister()
@@ -84,12 +89,14 @@ class FacePublishers:
             if not result.track_id:
                 continue
             topics = self.faces.get(result.track_id)
+            changed = topics is None or result.track_id in classified
             if topics is None:
                 topics = self.faces[result.track_id] = FaceTopics(result.track_id)
             face = faces[result.track_id]
             topics.roi.publish(region_message(header, result, image_size, face.confidence))
-            topics.expression.publish(expression_message(header, result))
-            topics.softbiometrics.publish(softbiometrics_message(header, result))
+            if changed:
+                topics.expression.publish(expression_message(header, result))
+                topics.softbiometrics.publish(softbiometrics_message(header, result))
             if face.crop is not None and topics.cropped.get_num_connections() > 0:
                 crop = recrop(face.crop, face.box.width, face.box.height, crop_margin, 0.0)
                 topics.cropped.publish(self.converter.to_message(crop, "mono8", header))
