@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPOSITORY / "src"))
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.quality import view_quality  # noqa: E402
 from face_affect.settings import MODELS_DIRECTORY, Settings  # noqa: E402
-from face_affect.smoothing import SmoothedAttribute, stated  # noqa: E402
+from face_affect.smoothing import SmoothedAttribute, as_stated  # noqa: E402
 from face_affect.training.datasets import load_dataset  # noqa: E402
 from face_affect.types import FaceBox  # noqa: E402
 
@@ -221,7 +221,7 @@ def measure_poor_views(task: str, model: Path, data_path: Path, faces: int) -> d
                 for index, (values, frame, box) in enumerate(zip(probabilities, frames, boxes)):
                     quality = view_quality(box, frame, settings.full_weight_face_width, weighting == "weighted")
                     attribute.add(values, index / RATE, quality)
-                    label = stated(attribute.attribute(), threshold, label).label
+                    label = as_stated(attribute.attribute(), threshold, label).label
                     states.append(classifier.labels.index(label) if label else -1)
                 best = int(np.argmax(attribute.probabilities()))
                 finals[weighting].append((best, classifier.labels.index(label) if label else -1))
@@ -258,7 +258,7 @@ def stated_label_changes(probabilities: np.ndarray, time_constant: float, thresh
     states, label = [], ""
     for index, values in enumerate(probabilities):
         attribute.add(values, index / RATE)
-        label = stated(attribute.attribute(), threshold, label).label
+        label = as_stated(attribute.attribute(), threshold, label).label
         states.append(attribute.labels.index(label) if label else -1)
     changes = np.diff(states) != 0
     first = np.flatnonzero(np.array(states) >= 0)

@@ -22,6 +22,7 @@ import rostest
 from rostest_nodes import TIMEOUT, StampedCollector, image_message, node_pid, wait_until
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Header
+from std_srvs.srv import SetBool
 
 from face_affect.classifiers import FaceClassifiers
 from face_affect.cropping import crop_face, transmissible_margin
@@ -158,6 +159,12 @@ class Ros4HriTest(unittest.TestCase):
                     shown = result_face(results.wait_for(cropped.header.stamp), face_id).roi
                     self.assertEqual(cropped.encoding, "mono8")
                     self.assertEqual((cropped.width, cropped.height), (shown.width, shown.height), "the face box")
+            enable = rospy.ServiceProxy("/face_affect/classifier/enable", SetBool)
+            enable(False)  # paused: nobody is tracked
+            wait_until(lambda: not listener.faces, "HRIListener.faces to empty while the classifier is paused")
+            self.assertEqual(face_topics_of("/face_affect/classifier"), ["/humans/faces/tracked"])
+            enable(True)
+            wait_until(listener_holds_the_confirmed_tracks, "the faces to come back after resuming")
             left = camera.show(np.full_like(photo, 128))
             wait_until(lambda: not listener.faces, "HRIListener.faces to empty after the faces leave")
             seconds = (rospy.Time.now() - left).to_sec()

@@ -45,7 +45,8 @@ def test_decoding_offsets_the_anchor_for_the_box_and_each_key_point():
     anchors = np.array([[2, 2], [50, 30]], np.float32)
     decoded = decode_boxes(regressors, anchors)
     assert decoded[:, :4].tolist() == [[0, -9, 10, 11], [46, 26, 54, 34]]
-    assert decoded[0, 4:].tolist() == [2 + (index if index % 2 == 0 else index) for index in range(12)]
+    assert decoded[0, 4:].tolist() == [2 + index for index in range(12)]  # anchor (2, 2)
+    # anchor (50, 30): x and y kept apart
     assert decoded[1, 4:6].tolist() == [50, 31] and decoded[1, 14:].tolist() == [60, 41]
 
 

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from conftest import load_photo, run_cli
+from face_affect.detectors import create_detector
 from face_affect.quality import size_and_score_weight
 from face_affect.redetection import TrackingDetector
 from face_affect.settings import Settings
-from face_affect.smoothing import PersonEstimates, SmoothedAttribute, stated
+from face_affect.smoothing import PersonEstimates, SmoothedAttribute, as_stated
 from face_affect.tracking import FaceTracker, Track, TrackerParameters
 from face_affect.types import Attribute, FaceBox
 from face_affect.video import VideoPipeline
@@ -320,9 +321,9 @@ def test_a_smoothed_estimate_below_its_threshold_is_unsure_and_keeps_its_probabi
         estimates.add(track.track_id, 0.0, track.box, frame, index / 30)
     result = estimates.result(track)
     gender, emotion = result.attributes["gender"], result.attributes["emotion"]
-    assert not gender.stated and gender.label == "" and gender.confidence == pytest.approx(0.7, abs=0.01)
+    assert not gender.is_stated and gender.label == "" and gender.confidence == pytest.approx(0.7, abs=0.01)
     assert sum(gender.probabilities.values()) == pytest.approx(1.0)
-    assert emotion.stated and emotion.label == "happy", "a threshold of 0 always states"
+    assert emotion.is_stated and emotion.label == "happy", "a threshold of 0 always states"
     assert result.frame_attributes["gender"].label == "woman", "the per-frame estimate stays as it was"
     record = result.to_json()
     assert record["gender"] is None and record["gender_confidence"] == pytest.approx(0.7, abs=0.01)
@@ -334,12 +335,35 @@ def test_a_smoothed_estimate_below_its_threshold_is_unsure_and_keeps_its_probabi
 def test_a_stated_label_holds_against_small_changes_and_gives_way_to_clear_ones():
     labels = ("happy", "sad")
     steady = Attribute.from_probabilities(np.array([0.52, 0.48]), labels)
-    assert stated(steady, 0.35).label == "happy"
+    assert as_stated(steady, 0.35).label == "happy"
     swapped = Attribute.from_probabilities(np.array([0.48, 0.52]), labels)
-    assert stated(swapped, 0.35, previous="happy").label == "happy", "within the switch margin: held"
-    assert stated(swapped, 0.35, previous="happy").confidence == pytest.approx(0.48)
+    assert as_stated(swapped, 0.35, previous="happy").label == "happy", "within the switch margin: held"
+    assert as_stated(swapped, 0.35, previous="happy").confidence == pytest.approx(0.48)
     clear = Attribute.from_probabilities(np.array([0.3, 0.7]), labels)
-    assert stated(clear, 0.35, previous="happy").label == "sad"
+    assert as_stated(clear, 0.35, previous="happy").label == "sad"
     fading = Attribute.from_probabilities(np.array([0.88, 0.12]), ("woman", "man"))
-    assert stated(fading, 0.9).label == "" and stated(fading, 0.9, previous="woman").label == "woman"
-    assert stated(Attribute.from_probabilities(np.array([0.8, 0.2]), ("woman", "man")), 0.9, "woman").label == ""
+    assert as_stated(fading, 0.9).label == "" and as_stated(fading, 0.9, previous="woman").label == "woman"
+    assert as_stated(Attribute.from_probabilities(np.array([0.8, 0.2]), ("woman", "man")), 0.9, "woman").label == ""
+
+
+def test_keypoints_travel_with_the_track_and_a_coasting_box_has_none():
+    keypoints = tuple(float(value) for value in range(100, 112))
+    tracker = FaceTracker()
+    for frame in range(3):  # confirmed by the third
+        (track,) = tracker.update([FaceBox(600, 400, 80, 80, 0.9, keypoints)], frame / 30, (640, 480))  # clipped
+    assert track.confirmed and track.box.width == 40 and track.box.keypoints == keypoints
+    (coasting,) = tracker.update([], 3 / 30, (640, 480))
+    assert not coasting.detected and coasting.box.keypoints == ()
+
+
+def test_blazeface_tracks_carry_six_keypoints_inside_their_boxes():
+    photo = load_photo("face_recognition_two_people.jpg")
+    detection = TrackingDetector.from_settings(create_detector({}), Settings())
+    tracks = detection.update(photo, 0.0)
+    assert len(tracks) == 2
+    for track in tracks:
+        points = np.reshape(track.box.keypoints, (6, 2))
+        x0, y0, x1, y1 = track.box.corners()
+        eyes_and_nose = points[:3]
+        assert np.all((eyes_and_nose >= [x0, y0]) & (eyes_and_nose <= [x1, y1])), (track.box, points)
+        assert points[0, 0] < points[2, 0] < points[1, 0], "the person's right eye, the nose, the left eye"

@@ -71,7 +71,7 @@ def attribute_text(task: str, attribute: Attribute) -> str:
     ``<task> <value> +-<std>`` (``age 34 +-6``)."""
     if attribute.value is not None:
         return f"{task} {attribute.value:.0f} +-{attribute.spread or 0.0:.0f}"
-    if not attribute.stated:
+    if not attribute.is_stated:
         return f"{task} unsure"
     return f"{attribute.label} {attribute.confidence:.0%}"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from face_affect.types import FaceBox
@@ -39,4 +41,4 @@ def clip_to_frame(box: FaceBox, frame_size: tuple[int, int]) -> FaceBox | None:
     x1, y1 = min(width, box.x + box.width), min(height, box.y + box.height)
     if x1 - x0 < MIN_INSIDE_PIXELS or y1 - y0 < MIN_INSIDE_PIXELS:
         return None
-    return FaceBox(x0, y0, x1 - x0, y1 - y0, box.score)
+    return replace(box, x=x0, y=y0, width=x1 - x0, height=y1 - y0)  # score and keypoints kept

@@ -14,7 +14,7 @@ has seen little, and one seen only in poor views that it has seen badly. Good vi
 moment ago outweigh the poor ones since, so the estimate keeps its label while the views turn poor. A quantity's
 estimate (age) is not tempered, so that its value is what its frames say from the first one.
 A smoothed gender or emotion less confident than ``gender_min_confidence`` or
-``emotion_min_confidence`` is unsure: its label is left empty (:func:`stated`), so behaviour code
+``emotion_min_confidence`` is unsure: its label is left empty (:func:`as_stated`), so behaviour code
 never acts on a guess; a stated label holds against small changes (hysteresis), so it does not
 flicker; the per-frame estimates are always stated.
 
@@ -103,10 +103,10 @@ class SmoothedAttribute:
         times the views' recent mean quality as a share of :data:`FULL_EVIDENCE_QUALITY`."""
         if self.weight <= 0:
             return 0.0
-        views = min(1.0, self.weight / self.seconds / FULL_EVIDENCE_QUALITY)
+        view_share = min(1.0, self.weight / self.seconds / FULL_EVIDENCE_QUALITY)
         if self.time_constant <= 0:
-            return views
-        return min(1.0, self.seconds / min(self.time_constant, EVIDENCE_SECONDS)) * views
+            return view_share
+        return min(1.0, self.seconds / min(self.time_constant, EVIDENCE_SECONDS)) * view_share
 
     def probabilities(self) -> np.ndarray:
         if self.weight <= 0:
@@ -129,8 +129,8 @@ class PersonEstimate:
     last_frame: dict[str, Attribute] = field(default_factory=dict)
     classified_at: float | None = None
     classified_box: FaceBox | None = None
-    stated: dict[str, str] = field(default_factory=dict)
-    """The label each task's smoothed estimate stated last ("" for unsure): :func:`stated`'s hysteresis."""
+    stated_labels: dict[str, str] = field(default_factory=dict)
+    """The label each task's smoothed estimate stated last ("" for unsure): :func:`as_stated`'s hysteresis."""
 
 
 class PersonEstimates:
@@ -193,6 +193,9 @@ class PersonEstimates:
     ) -> PersonEstimate:
         """One frame's per-task probabilities of a track's face; ``crop``, its grey crop, weighs the view."""
         person = self.person(track_id, first_seen)
+        smoothed = person.smoothed.values()
+        if any(attribute.last_time is not None and timestamp < attribute.last_time for attribute in smoothed):
+            person.stated_labels.clear()  # time went back: the estimates start afresh, and so does what they stated
         quality = view_quality(box, crop, self.settings.full_weight_face_width, self.settings.view_weighting)
         for task, values in probabilities.items():
             person.smoothed[task].add(values, timestamp, quality)
@@ -227,20 +230,20 @@ class PersonEstimates:
         )
 
     def smoothed(self, track_id: str) -> dict[str, Attribute]:
-        """The track's smoothed estimates as stated now (see :func:`stated`); remembers what it stated."""
+        """The track's smoothed estimates as stated now (see :func:`as_stated`); remembers what it stated."""
         person = self.people.get(track_id)
         if person is None:
             return {}
         estimates = {}
         for task, attribute in person.smoothed.items():
             if attribute.weight > 0:
-                threshold, previous = self.settings.min_confidence(task), person.stated.get(task, "")
-                estimates[task] = stated(attribute.attribute(), threshold, previous)
-                person.stated[task] = estimates[task].label
+                threshold, previous = self.settings.min_confidence(task), person.stated_labels.get(task, "")
+                estimates[task] = as_stated(attribute.attribute(), threshold, previous)
+                person.stated_labels[task] = estimates[task].label
         return estimates
 
 
-def stated(attribute: Attribute, min_confidence: float, previous: str = "") -> Attribute:
+def as_stated(attribute: Attribute, min_confidence: float, previous: str = "") -> Attribute:
     """The estimate, or its :meth:`~Attribute.withheld` copy (unsure) below ``min_confidence``.
 
     With hysteresis against flicker: the label stated in the last frame, ``previous``, stays while

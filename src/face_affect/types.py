@@ -86,7 +86,7 @@ class Attribute:
     spread: float | None = None
 
     @property
-    def stated(self) -> bool:
+    def is_stated(self) -> bool:
         return bool(self.label)
 
     def withheld(self) -> Attribute:

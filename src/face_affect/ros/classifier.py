@@ -208,8 +208,12 @@ class ClassifierNode(rospy.SubscribeListener):
             self.faces_subscriber = None
         with self.subscription_lock:
             self.drop_image_subscription()
+        if self.hri_faces is not None:
+            self.hri_faces.clear()
 
     def resume(self) -> None:
+        if self.hri_faces is not None:
+            self.hri_faces.resume()
         if self.faces_subscriber is None:
             self.faces_subscriber = self.subscribe_faces()
         if self.annotated_publisher is not None and self.annotated_publisher.get_num_connections() > 0:

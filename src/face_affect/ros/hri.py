@@ -16,6 +16,7 @@ node at start with :class:`~face_affect.errors.MissingPackageError`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence, Set
 
 import rospy
@@ -65,9 +66,26 @@ class FacePublishers:
         self.converter = converter
         self.faces: dict[str, FaceTopics] = {}
         self.tracked = rospy.Publisher(f"{FACES_NAMESPACE}/tracked", IdsList, queue_size=1)
+        self.active = True
+        self.lock = threading.Lock()
+        """Frames are published from the node's worker thread, :meth:`clear` comes from ``~enable``'s."""
 
     def __len__(self) -> int:
         return len(self.faces)
+
+    def clear(self) -> None:
+        """The node pauses: an empty ``tracked``, every face's topics unregistered, frames ignored until
+        :meth:`resume` (a frame already being processed cannot bring a face back)."""
+        with self.lock:
+            self.active = False
+            for topics in self.faces.values():
+                topics.unregister()
+            self.faces.clear()
+            self.tracked.publish(IdsList(header=Header(stamp=rospy.Time.now())))
+
+    def resume(self) -> None:
+        with self.lock:
+            self.active = True
 
     def publish(
         self,
@@ -82,6 +100,19 @@ class FacePublishers:
         ``classified`` the ids whose estimates this frame updated. ``expression`` and ``softbiometrics``
         are published when a face appears and when its estimate changes (latched: a new subscriber
         gets the last), ``roi`` and ``tracked`` every frame."""
+        with self.lock:
+            if self.active:
+                self.publish_faces(header, image_size, results, faces, crop_margin, classified)
+
+    def publish_faces(
+        self,
+        header: Header,
+        image_size: tuple[int, int],
+        results: Sequence[FaceResult],
+        faces: Mapping[str, TrackedFace],
+        crop_margin: float,
+        classified: Set[str],
+    ) -> None:
         ids = [result.track_id for result in results if result.track_id]
         for ended in set(self.faces) - set(ids):
             self.faces.pop(ended).unregister()
