@@ -122,7 +122,8 @@ rostest: build
 	$(ROS_ENVIRONMENT); cd $(WORKSPACE) && { catkin_make run_tests_face_affect -j1 || echo "catkin_make run_tests failed"; }
 	@$(ROS_ENVIRONMENT); catkin_test_results --all --verbose $(WORKSPACE)/build/test_results \
 	| awk '{ print } $$1 == "Summary:" { tests=$$2; failed=$$4 + $$6; skipped=$$8 } \
-		END { printf "rostest: %d passed, %d failed\n", tests - failed - skipped, failed; exit (failed > 0 || tests == 0) }'
+		END { printf "rostest: %d passed, %d failed, %d skipped\n", tests - failed - skipped, failed, skipped; \
+			exit (failed > 0 || tests == 0) }'
 
 # The end-to-end benchmark of the real graph (bench/ros_graph.py starts its own master on a free port).
 BENCH_ARGS ?=
