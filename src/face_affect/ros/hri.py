@@ -4,9 +4,10 @@ The classifier owns it: it has the confirmed tracks, their smoothed estimates, t
 each face's crop. Per face, under ``/humans/faces/<track id>/``: ``roi``, ``expression`` and
 ``softbiometrics`` (latched, so a client that subscribes when the id appears gets the last one at
 once; the last two only when the estimate changes, i.e. when the track was classified) and
-``cropped`` (only while subscribed). ``/humans/faces/tracked`` lists the ids of every
-processed frame, after the faces' own messages. A face's publishers are made when its track is
-confirmed and unregistered when it ends, so the graph holds those of the live tracks only.
+``cropped`` (only while subscribed, with them: the crop the estimate was made from).
+``/humans/faces/tracked`` lists the ids of every processed frame, after the faces' own messages.
+A face's publishers are made when its track is confirmed and unregistered when it ends, so the
+graph holds those of the live tracks only.
 ``aligned`` is not published: eye-levelled crops gained less than a point on rolled faces
 (``bench/alignment.py``), so the crops are not rotated.
 
@@ -97,9 +98,9 @@ class FacePublishers:
         classified: Set[str],
     ) -> None:
         """One processed frame: ``results`` are its confirmed tracks, ``faces`` its tracked faces by id,
-        ``classified`` the ids whose estimates this frame updated. ``expression`` and ``softbiometrics``
-        are published when a face appears and when its estimate changes (latched: a new subscriber
-        gets the last), ``roi`` and ``tracked`` every frame."""
+        ``classified`` the ids whose estimates this frame updated. ``expression``, ``softbiometrics``
+        and ``cropped`` are published when a face appears and when its estimate changes (the first two
+        latched: a new subscriber gets the last), ``roi`` and ``tracked`` every frame."""
         with self.lock:
             if self.active:
                 self.publish_faces(header, image_size, results, faces, crop_margin, classified)
@@ -125,9 +126,10 @@ class FacePublishers:
                 topics = self.faces[result.track_id] = FaceTopics(result.track_id)
             face = faces[result.track_id]
             topics.roi.publish(region_message(header, result, image_size, face.confidence))
-            if changed:
-                topics.expression.publish(expression_message(header, result))
-                topics.softbiometrics.publish(softbiometrics_message(header, result))
+            if not changed:
+                continue
+            topics.expression.publish(expression_message(header, result))
+            topics.softbiometrics.publish(softbiometrics_message(header, result))
             if face.crop is not None and topics.cropped.get_num_connections() > 0:
                 crop = recrop(face.crop, face.box.width, face.box.height, crop_margin, 0.0)
                 topics.cropped.publish(self.converter.to_message(crop, "mono8", header))
