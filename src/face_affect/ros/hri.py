@@ -102,38 +102,28 @@ class FacePublishers:
         and ``cropped`` are published when a face appears and when its estimate changes (the first two
         latched: a new subscriber gets the last), ``roi`` and ``tracked`` every frame."""
         with self.lock:
-            if self.active:
-                self.publish_faces(header, image_size, results, faces, crop_margin, classified)
-
-    def publish_faces(
-        self,
-        header: Header,
-        image_size: tuple[int, int],
-        results: Sequence[FaceResult],
-        faces: Mapping[str, TrackedFace],
-        crop_margin: float,
-        classified: Set[str],
-    ) -> None:
-        ids = [result.track_id for result in results if result.track_id]
-        for ended in set(self.faces) - set(ids):
-            self.faces.pop(ended).unregister()
-        for result in results:
-            if not result.track_id:
-                continue
-            topics = self.faces.get(result.track_id)
-            changed = topics is None or result.track_id in classified
-            if topics is None:
-                topics = self.faces[result.track_id] = FaceTopics(result.track_id)
-            face = faces[result.track_id]
-            topics.roi.publish(region_message(header, result, image_size, face.confidence))
-            if not changed:
-                continue
-            topics.expression.publish(expression_message(header, result))
-            topics.softbiometrics.publish(softbiometrics_message(header, result))
-            if face.crop is not None and topics.cropped.get_num_connections() > 0:
-                crop = recrop(face.crop, face.box.width, face.box.height, crop_margin, 0.0)
-                topics.cropped.publish(self.converter.to_message(crop, "mono8", header))
-        self.tracked.publish(IdsList(header=header, ids=ids))
+            if not self.active:
+                return
+            ids = [result.track_id for result in results if result.track_id]
+            for ended in set(self.faces) - set(ids):
+                self.faces.pop(ended).unregister()
+            for result in results:
+                if not result.track_id:
+                    continue
+                topics = self.faces.get(result.track_id)
+                changed = topics is None or result.track_id in classified
+                if topics is None:
+                    topics = self.faces[result.track_id] = FaceTopics(result.track_id)
+                face = faces[result.track_id]
+                topics.roi.publish(region_message(header, result, image_size, face.confidence))
+                if not changed:
+                    continue
+                topics.expression.publish(expression_message(header, result))
+                topics.softbiometrics.publish(softbiometrics_message(header, result))
+                if face.crop is not None and topics.cropped.get_num_connections() > 0:
+                    crop = recrop(face.crop, face.box.width, face.box.height, crop_margin, 0.0)
+                    topics.cropped.publish(self.converter.to_message(crop, "mono8", header))
+            self.tracked.publish(IdsList(header=header, ids=ids))
 
 
 def region_message(
