@@ -18,9 +18,10 @@ def iou_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     second = np.asarray(second, dtype=np.float64).reshape(-1, 4)
     low = np.maximum(first[:, None, :2], second[None, :, :2])
     high = np.minimum(first[:, None, 2:], second[None, :, 2:])
-    intersections = np.prod(np.clip(high - low, 0, None), axis=2)
-    areas_first = np.prod(np.clip(first[:, 2:] - first[:, :2], 0, None), axis=1)
-    areas_second = np.prod(np.clip(second[:, 2:] - second[:, :2], 0, None), axis=1)
+    # np.maximum, not np.clip: the same result, and np.clip's checks cost ~20 us a call (five calls a frame).
+    intersections = np.prod(np.maximum(high - low, 0.0), axis=2)
+    areas_first = np.prod(np.maximum(first[:, 2:] - first[:, :2], 0.0), axis=1)
+    areas_second = np.prod(np.maximum(second[:, 2:] - second[:, :2], 0.0), axis=1)
     unions = areas_first[:, None] + areas_second[None, :] - intersections
     return np.where(unions > 0, intersections / np.maximum(unions, 1e-12), 0.0)
 

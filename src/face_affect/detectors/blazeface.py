@@ -60,7 +60,7 @@ def decode_boxes(regressors: np.ndarray, anchors: np.ndarray) -> np.ndarray:
 
 def scores_from_logits(logits: np.ndarray) -> np.ndarray:
     """Sigmoid in float64: exp(100) overflows float32."""
-    return 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -LOGIT_CLIP, LOGIT_CLIP)))
+    return 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(logits.astype(np.float64), -LOGIT_CLIP), LOGIT_CLIP)))
 
 
 def weighted_non_maximum_suppression(
