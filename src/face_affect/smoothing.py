@@ -11,8 +11,9 @@ is the normalised geometric mean of the weighted frames, tempered towards unifor
 evidence is short of a second of frames (or of one time constant, if shorter) or the views'
 recent mean quality is below :data:`FULL_EVIDENCE_QUALITY`: a young track's confidence says it
 has seen little, and one seen only in poor views that it has seen badly. Good views seen a
-moment ago outweigh the poor ones since, so the estimate keeps its label while the views turn poor. A quantity's
-estimate (age) is not tempered, so that its value is what its frames say from the first one.
+moment ago outweigh the poor ones since, so the estimate keeps its label while the views turn
+poor. A quantity's estimate (age) is not tempered, so that its value is what its frames say from
+the first one.
 A smoothed gender or emotion less confident than ``gender_min_confidence`` or
 ``emotion_min_confidence`` is unsure: its label is left empty (:func:`as_stated`), so behaviour code
 never acts on a guess; a stated label holds against small changes (hysteresis), so it does not
