@@ -132,6 +132,8 @@ class PersonEstimate:
     classified_box: FaceBox | None = None
     stated_labels: dict[str, str] = field(default_factory=dict)
     """The label each task's smoothed estimate stated last ("" for unsure): :func:`as_stated`'s hysteresis."""
+    estimates: dict[str, Attribute] | None = None
+    """The smoothed estimates as last stated, until the next frame is added."""
 
 
 class PersonEstimates:
@@ -198,6 +200,7 @@ class PersonEstimates:
         if any(attribute.last_time is not None and timestamp < attribute.last_time for attribute in smoothed):
             person.stated_labels.clear()  # time went back: the estimates start afresh, and so does what they stated
         quality = view_quality(box, crop, self.settings.full_weight_face_width, self.settings.view_weighting)
+        person.estimates = None
         for task, values in probabilities.items():
             person.smoothed[task].add(values, timestamp, quality)
             person.last_frame[task] = Attribute.from_probabilities(values, self.labels[task])
@@ -231,17 +234,23 @@ class PersonEstimates:
         )
 
     def smoothed(self, track_id: str) -> dict[str, Attribute]:
-        """The track's smoothed estimates as stated now (see :func:`as_stated`); remembers what it stated."""
+        """The track's smoothed estimates as stated now (see :func:`as_stated`); remembers what it stated.
+
+        Kept until the next :meth:`add`: between classifications (``classification_interval``) the
+        estimate does not change, and a result is asked for in every frame."""
         person = self.people.get(track_id)
         if person is None:
             return {}
+        if person.estimates is not None:
+            return dict(person.estimates)
         estimates = {}
         for task, attribute in person.smoothed.items():
             if attribute.weight > 0:
                 threshold, previous = self.settings.min_confidence(task), person.stated_labels.get(task, "")
                 estimates[task] = as_stated(attribute.attribute(), threshold, previous)
                 person.stated_labels[task] = estimates[task].label
-        return estimates
+        person.estimates = estimates
+        return dict(estimates)
 
 
 def as_stated(attribute: Attribute, min_confidence: float, previous: str = "") -> Attribute:
