@@ -217,14 +217,12 @@ def measure_poor_views(task: str, model: Path, data_path: Path, faces: int) -> d
             probabilities = classifier.predict_batch(np.stack(frames)[:, None].astype(np.float32))
             for weighting in finals:
                 attribute = SmoothedAttribute(classifier.labels, time_constant)
-                states, label = [], ""
-                for index, (values, frame, box) in enumerate(zip(probabilities, frames, boxes)):
-                    quality = view_quality(box, frame, settings.full_weight_face_width, weighting == "weighted")
-                    attribute.add(values, index / RATE, quality)
-                    label = as_stated(attribute.attribute(), threshold, label).label
-                    states.append(classifier.labels.index(label) if label else -1)
-                best = int(np.argmax(attribute.probabilities()))
-                finals[weighting].append((best, classifier.labels.index(label) if label else -1))
+                qualities = [
+                    view_quality(box, frame, settings.full_weight_face_width, weighting == "weighted")
+                    for frame, box in zip(frames, boxes)
+                ]
+                states = stated_states(attribute, probabilities, threshold, qualities)
+                finals[weighting].append((int(np.argmax(attribute.probabilities())), states[-1]))
                 changes[weighting].append(np.count_nonzero(np.diff(states)) / (len(states) - 1))
         report[kind] = {}
         for weighting, final in finals.items():
@@ -251,15 +249,24 @@ def print_poor_views(task: str, report: dict) -> None:
             )
 
 
+def stated_states(
+    attribute: SmoothedAttribute, probabilities: np.ndarray, threshold: float, qualities: list[float] | None = None
+) -> list[int]:
+    """Feeds a clip's frames (at :data:`RATE`, weighed by ``qualities``) to ``attribute``; after each, the
+    index of the label stated as the library states it (:func:`as_stated`, with its hysteresis), -1 unsure."""
+    states, label = [], ""
+    for index, values in enumerate(probabilities):
+        attribute.add(values, index / RATE, 1.0 if qualities is None else qualities[index])
+        label = as_stated(attribute.attribute(), threshold, label).label
+        states.append(attribute.labels.index(label) if label else -1)
+    return states
+
+
 def stated_label_changes(probabilities: np.ndarray, time_constant: float, threshold: float) -> tuple[float, float]:
     """The share of consecutive frame pairs whose stated label differs (unsure counts as a label): over the
     whole clip, and from the first stated label on (a young track's first statement is not flicker)."""
     attribute = SmoothedAttribute(class_names(probabilities.shape[1]), time_constant)
-    states, label = [], ""
-    for index, values in enumerate(probabilities):
-        attribute.add(values, index / RATE)
-        label = as_stated(attribute.attribute(), threshold, label).label
-        states.append(attribute.labels.index(label) if label else -1)
+    states = stated_states(attribute, probabilities, threshold)
     changes = np.diff(states) != 0
     first = np.flatnonzero(np.array(states) >= 0)
     after = changes[first[0] :] if len(first) and first[0] < len(changes) else changes[:0]

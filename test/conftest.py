@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+from io import BytesIO
 from pathlib import Path
 
 import cv2
@@ -51,6 +52,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "data" in item.keywords:
             item.add_marker(skip)
+
+
+def over_the_wire(message):
+    """A ROS message as a subscriber gets it: serialised and deserialised by genpy (float32 fields rounded)."""
+    buffer = BytesIO()
+    message.serialize(buffer)
+    received = type(message)()
+    received.deserialize(buffer.getvalue())
+    return received
 
 
 def load_photo(name: str) -> np.ndarray:

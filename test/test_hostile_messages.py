@@ -9,7 +9,6 @@ nodes rely on, or raises the one error type the node catches, counts and logs (a
 from __future__ import annotations
 
 import math
-from io import BytesIO
 
 import numpy as np
 import pytest
@@ -23,6 +22,7 @@ from hypothesis import strategies as st  # noqa: E402
 from sensor_msgs.msg import Image, RegionOfInterest  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
+from conftest import over_the_wire  # noqa: E402
 from face_affect.cropping import crop_face, transmissible_margin  # noqa: E402
 from face_affect.detectors.haar import HaarFaceDetector  # noqa: E402
 from face_affect.msg import FaceDetection, FaceDetectionArray  # noqa: E402
@@ -82,15 +82,6 @@ def face_messages(draw) -> FaceDetectionArray:
             )
         )
     return FaceDetectionArray(image_width=image_width, image_height=image_height, crop_margin=margin, faces=faces)
-
-
-def over_the_wire(message: FaceDetectionArray) -> FaceDetectionArray:
-    """The message as a subscriber gets it: serialised and deserialised by genpy (float32 fields rounded)."""
-    buffer = BytesIO()
-    message.serialize(buffer)
-    received = FaceDetectionArray()
-    received.deserialize(buffer.getvalue())
-    return received
 
 
 @MANY

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import threading
-from io import BytesIO
 
 import cv2
 import numpy as np
@@ -19,6 +18,7 @@ from cv_bridge import CvBridge  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
+from conftest import over_the_wire  # noqa: E402
 from face_affect.geometry import box_iou  # noqa: E402
 from face_affect.ros.hri import expression_message, region_message, softbiometrics_message  # noqa: E402
 from face_affect.ros.images import SUPPORTED_ENCODINGS, ImageConverter, ImageError  # noqa: E402
@@ -341,15 +341,6 @@ def stated_result(gender: str, emotion: str, age: float | None = 34.4) -> FaceRe
     if age is not None:
         attributes["age"] = Attribute(f"{age:.0f}", 0.6, {}, value=age, spread=4.0)
     return FaceResult(FaceBox(10, 20, 30, 40), attributes, track_id="abcde_1")
-
-
-def over_the_wire(message):
-    """The message as a subscriber gets it (float32 fields rounded)."""
-    buffer = BytesIO()
-    message.serialize(buffer)
-    received = type(message)()
-    received.deserialize(buffer.getvalue())
-    return received
 
 
 def test_the_messages_carry_the_constants_a_client_compares_with():

@@ -38,6 +38,11 @@ UNDEFINED_GENDER = "UNDEFINED"
 
 CIRCUMPLEX_DEGREES = {"happy": 10.0, "surprise": 70.0, "angry": 100.0, "fear": 115.0, "disgust": 135.0, "sad": 210.0}
 """Each emotion's angle on Russell's circumplex (see the module's docstring); others (neutral) sit at the centre."""
+CIRCUMPLEX_POINTS = {
+    label: (math.cos(math.radians(degrees)), math.sin(math.radians(degrees)))
+    for label, degrees in CIRCUMPLEX_DEGREES.items()
+}
+"""``(valence, arousal)`` of each emotion with an angle: on the unit circle."""
 
 
 def valence_arousal(probabilities: Mapping[str, float]) -> tuple[float, float]:
@@ -47,10 +52,10 @@ def valence_arousal(probabilities: Mapping[str, float]) -> tuple[float, float]:
         return 0.0, 0.0
     valence = arousal = 0.0
     for label, probability in probabilities.items():
-        degrees = CIRCUMPLEX_DEGREES.get(label)
-        if degrees is not None:
-            valence += probability * math.cos(math.radians(degrees))
-            arousal += probability * math.sin(math.radians(degrees))
+        point = CIRCUMPLEX_POINTS.get(label)
+        if point is not None:
+            valence += probability * point[0]
+            arousal += probability * point[1]
     return valence / total, arousal / total
 
 
