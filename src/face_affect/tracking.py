@@ -28,6 +28,7 @@ import itertools
 import logging
 import math
 import secrets
+import statistics
 import string
 from collections import deque
 from collections.abc import Sequence
@@ -213,7 +214,7 @@ class FaceTracker:
         """Seconds a track survives unseen: ``timeout``, or ``timeout_frames`` frame intervals if longer."""
         if not self.frame_intervals:
             return self.parameters.timeout
-        frame_interval = float(np.median(self.frame_intervals))
+        frame_interval = statistics.median(self.frame_intervals)  # of 3: numpy's costs 0.15 ms a frame
         return max(self.parameters.timeout, self.parameters.timeout_frames * frame_interval)
 
     def predicted_boxes(self, timestamp: float) -> list[tuple[Track, FaceBox]]:

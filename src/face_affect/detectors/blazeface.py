@@ -22,7 +22,7 @@ import onnxruntime
 
 from face_affect.detectors.blazeface_model import SIZE_MULTIPLE, ensure_model
 from face_affect.detectors.registry import register_detector
-from face_affect.frames import check_frame
+from face_affect.frames import check_frame, resize_frame
 from face_affect.geometry import iou_matrix
 from face_affect.sessions import open_session
 from face_affect.settings import DEFAULTS, Settings
@@ -100,22 +100,6 @@ def reframe(boxes: np.ndarray, margins: Margins) -> np.ndarray:
     return boxes + growth
 
 
-def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``image`` resized to ``width`` x ``height`` without aliasing, in a fraction of a millisecond.
-
-    OpenCV's area averaging is fast only for whole-number factors (0.1 ms for VGA
-    at 1/2, 2.5 ms at 0.45), so it averages by the largest whole factor and
-    bilinear interpolation does the remaining, less than twofold, step.
-    """
-    factor = int(min(image.shape[1] / width, image.shape[0] / height))
-    if factor >= 2:
-        whole = (round(image.shape[1] / factor), round(image.shape[0] / factor))
-        image = cv2.resize(image, whole, interpolation=cv2.INTER_AREA)
-    if (image.shape[1], image.shape[0]) == (width, height):
-        return image
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
 class BlazeFaceDetector:
     """Faces with the BlazeFace full-range network, boxes framed like Haar's.
 
@@ -188,7 +172,7 @@ class BlazeFaceDetector:
         height, width = check_frame(image).shape[:2]
         scaled_width, scaled_height = max(1, round(width * input_scale)), max(1, round(height * input_scale))
         # Scaled first, so the colour conversion and normalisation touch the small image only.
-        scaled = shrink(image, scaled_width, scaled_height)
+        scaled = resize_frame(image, scaled_width, scaled_height)
         if scaled.ndim == 2 or scaled.shape[2] == 1:
             planes = [scaled.reshape(scaled_height, scaled_width)] * 3
         else:

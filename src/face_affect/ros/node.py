@@ -14,7 +14,7 @@ from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 from face_affect.errors import MissingPackageError, ModelError, SettingsError
 from face_affect.ros.diagnostics import NodeDiagnostics, NodeStatus
 from face_affect.ros.latest import WorkerCounts
-from face_affect.ros.memory import release_free_memory
+from face_affect.ros.memory import keep_large_blocks_in_heap, release_free_memory
 from face_affect.ros.stamps import StampLimits
 from face_affect.ros.throttle import ThrottledLog
 from face_affect.settings import Settings, load_settings
@@ -113,9 +113,13 @@ def run_node(name: str, node_factory: Callable[[], object]) -> None:
     line and exit status 1.
 
     A traceback as the only message would leave an integrator guessing which file is wrong;
-    any other error is a bug and keeps its traceback.
+    any other error is a bug and keeps its traceback. Large messages are received into
+    heap memory that is reused (:mod:`memory`).
     """
+    heap_tuned = keep_large_blocks_in_heap()
     rospy.init_node(name)
+    if not heap_tuned:
+        rospy.logdebug(f"{rospy.get_name()}: no glibc mallopt; large messages land on fresh pages")
     try:
         node_factory()  # its subscribers keep it alive while rospy spins
     except (ModelError, SettingsError, MissingPackageError) as error:
