@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from face_affect.training.datasets import (  # noqa: E402
 )
 from face_affect.training.distillation import TeacherEnsemble, distillation_loss  # noqa: E402
 from face_affect.training.export import export_onnx, torch_probabilities  # noqa: E402
-from face_affect.training.graph import NORMALIZATIONS, build_network  # noqa: E402
+from face_affect.training.graph import NORMALIZATIONS, build_network, normalise  # noqa: E402
 from face_affect.training.groups import balancing_weights  # noqa: E402
 from face_affect.training.selection import ValidationScore  # noqa: E402
 from face_affect.training.train import TrainingConfig, soft_targets, train  # noqa: E402
@@ -226,14 +227,43 @@ def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
     assert float(distillation_loss(teacher.flip(1), teacher, temperature=2.0)) > 0.5
 
 
+def test_an_onnx_file_teaches_with_its_own_probabilities(tmp_path: Path):
+    """An exported model (here the shipped emotion file) as a teacher: fed the raw pixels, it gives
+    the probabilities the runtime gives; beside a run's best.pt, the student trains with both."""
+    classifier = OnnxClassifier(EMOTION_MODEL)
+    ensemble = TeacherEnsemble([EMOTION_MODEL], num_classes=7, class_names=classifier.labels)
+    raw = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (4, 1, 48, 48)).astype(np.float32))
+    normalised = normalise(raw, "standardise")
+    probabilities = ensemble(normalised, raw).exp().numpy()
+    np.testing.assert_allclose(probabilities, classifier.predict_batch(raw.numpy()), atol=1e-5)
+    with pytest.raises(ValueError, match="raw batch"):
+        ensemble(normalised)
+    with pytest.raises(ValueError, match="classes"):
+        TeacherEnsemble([EMOTION_MODEL], num_classes=7, class_names=classifier.labels[::-1])
+
+    generator = np.random.default_rng(2)
+    labels = np.arange(28) % 7
+    images = generator.integers(0, 256, (28, 48, 48)).astype(np.uint8)
+    data = LabelledSplits(
+        class_names=classifier.labels,
+        images={"train": images[:21], "val": images[21:]},
+        labels={"train": labels[:21], "val": labels[21:]},
+    )
+    config = TrainingConfig(epochs=1, batch_size=8, threads=1, normalization="standardise")
+    run_teacher = train(data, config, tmp_path / "run_teacher")
+    train(data, replace(config, teachers=[str(run_teacher), str(EMOTION_MODEL)]), tmp_path / "student")
+    log = [json.loads(line) for line in (tmp_path / "student" / "log.jsonl").read_text().splitlines()]
+    assert [record["epoch"] for record in log] == [1] and math.isfinite(log[0]["train_loss"])
+
+
 def test_a_student_trains_and_resumes_with_a_teacher_ensemble_and_weight_averaging(tmp_path: Path):
     data = tiny_splits()
     config = TrainingConfig(epochs=1, batch_size=8, threads=1, schedule="cosine")
     teachers = [str(train(data, replace(config, seed=seed), tmp_path / f"teacher{seed}")) for seed in (0, 1)]
     ensemble = TeacherEnsemble([Path(path) for path in teachers], num_classes=2)
     batch = torch.randn(4, 1, 48, 48)
-    expected = (ensemble.networks[0](batch) + ensemble.networks[1](batch)) / 2
-    assert torch.allclose(ensemble(batch), expected)
+    mean_logits = (ensemble.networks[0](batch) + ensemble.networks[1](batch)) / 2
+    assert torch.allclose(ensemble(batch).softmax(1), mean_logits.softmax(1), atol=1e-6)
 
     student = replace(config, epochs=3, teachers=teachers, weight_averaging=0.9, camera_effects=CameraEffects(0.5))
     train(data, student, tmp_path / "student", epochs_now=1)  # then interrupted

@@ -62,7 +62,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     train_parser.add_argument("--output", type=Path, help="ONNX file to write (default models/<task>_<arch>.onnx)")
     train_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     train_parser.add_argument(
-        "--teacher", action="append", default=[], type=Path, help="best.pt of a trained run to distil (repeatable)"
+        "--teacher",
+        action="append",
+        default=[],
+        type=Path,
+        help="a trained run's best.pt, or an ONNX file, to distil (repeatable)",
     )
     train_parser.add_argument("--distillation-weight", type=float, default=TrainingConfig.distillation_weight)
     train_parser.add_argument("--distillation-temperature", type=float, default=TrainingConfig.distillation_temperature)

@@ -172,7 +172,7 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
     averaged = WeightAverage(network, config.weight_averaging) if config.weight_averaging > 0 else None
     teacher = None
     if config.teachers:
-        teacher = TeacherEnsemble([Path(path) for path in config.teachers], num_classes)
+        teacher = TeacherEnsemble([Path(path) for path in config.teachers], num_classes, data.class_names)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     if config.schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
@@ -227,8 +227,8 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
             if len(indices) < 2:
                 continue  # batch norm needs two samples
             crops = random_camera_effects(train_images[indices.numpy()], config.camera_effects, augmentation_rng)
-            batch = random_affine(torch.from_numpy(crops).unsqueeze(1).float(), config.augmentation, generator)
-            batch = normalise(batch, config.normalization).contiguous(memory_format=torch.channels_last)
+            raw = random_affine(torch.from_numpy(crops).unsqueeze(1).float(), config.augmentation, generator)
+            batch = normalise(raw, config.normalization).contiguous(memory_format=torch.channels_last)
             outputs = network(batch)
             logits = outputs[:, :num_classes]
             votes = None if train_votes is None else train_votes[indices]
@@ -241,7 +241,7 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
                 extra_loss = auxiliary_loss(outputs[:, num_classes:], train_race[indices], train_age[indices])
                 loss = loss + config.auxiliary_weight * extra_loss
             if teacher is not None:
-                soft = distillation_loss(logits, teacher(batch), config.distillation_temperature)
+                soft = distillation_loss(logits, teacher(batch, raw), config.distillation_temperature)
                 loss = (1 - config.distillation_weight) * loss + config.distillation_weight * soft
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
