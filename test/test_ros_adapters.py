@@ -24,7 +24,7 @@ from face_affect.ros.hri import expression_message, region_message, softbiometri
 from face_affect.ros.images import SUPPORTED_ENCODINGS, ImageConverter, ImageError  # noqa: E402
 from face_affect.ros.latest import LatestMessageWorker  # noqa: E402
 from face_affect.ros.matching import StampMatcher  # noqa: E402
-from face_affect.ros.memory import MALLOC_TRIM  # noqa: E402
+from face_affect.ros.memory import MALLOC_TRIM, MALLOPT  # noqa: E402
 from face_affect.ros.stamps import StampError, StampLimits  # noqa: E402
 from face_affect.ros.throttle import MAX_KINDS, ThrottledLog  # noqa: E402
 from face_affect.types import Attribute, FaceBox, FaceResult  # noqa: E402
@@ -298,7 +298,7 @@ from sensor_msgs.msg import Image
 from face_affect.msg import FaceDetection, FaceDetectionArray
 from face_affect.ros.memory import keep_large_blocks_in_heap, release_free_memory
 
-assert keep_large_blocks_in_heap()  # as run_node does
+keep_large_blocks_in_heap()  # as run_node does (it may be refused: the release must work either way)
 
 def resident_megabytes():
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -340,7 +340,7 @@ import json, resource, socket, threading
 from face_affect.ros.images import BUFF_SIZE
 from face_affect.ros.memory import keep_large_blocks_in_heap
 
-assert keep_large_blocks_in_heap()  # as run_node does
+tuned = keep_large_blocks_in_heap()  # as run_node does
 frame = bytes(640 * 480 * 3)
 sender, receiver = socket.socketpair()
 threading.Thread(target=lambda: [sender.sendall(frame) for _ in range(30)], daemon=True).start()
@@ -365,11 +365,11 @@ def receive_frames():  # in a thread of its own, as rospy receives each topic
 receiving = threading.Thread(target=receive_frames)
 receiving.start()
 receiving.join()
-print(json.dumps((faults[1] - faults[0]) / 29))
+print(json.dumps({"tuned": tuned, "faults_per_frame": (faults[1] - faults[0]) / 29}))
 """
 
 
-@pytest.mark.skipif(MALLOC_TRIM is None, reason="no glibc malloc")
+@pytest.mark.skipif(MALLOPT is None, reason="no glibc mallopt here")
 def test_received_frames_reuse_heap_pages() -> None:
     """rospy receives each chunk of a frame into a fresh ``BUFF_SIZE`` block. Kept in the heap,
     those blocks reuse pages: about 4 page faults a VGA frame. Mapped from the kernel each time
@@ -378,8 +378,10 @@ def test_received_frames_reuse_heap_pages() -> None:
     detector's receiving thread went from 0.052 to 0.030 cores at 30 Hz VGA)."""
     run = subprocess.run([sys.executable, "-c", RECEIVE_FAULTS_CHECK], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    faults_per_frame = json.loads(run.stdout.strip().splitlines()[-1])
-    assert faults_per_frame < 30
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    if not figures["tuned"]:
+        pytest.skip("this glibc refuses a 128 MB mmap threshold: allocation stays as it was")
+    assert figures["faults_per_frame"] < 30
 
 
 def stated_result(gender: str, emotion: str, age: float | None = 34.4) -> FaceResult:

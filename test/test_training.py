@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="the training extra (torch) is not installed")
 pytestmark = [pytest.mark.training, pytest.mark.data]
 
-from conftest import EMOTION_MODEL, GENDER_MODEL, SHARED_DATA  # noqa: E402
+from conftest import EMOTION_MODEL, GENDER_MODEL, MODELS_DIRECTORY, SHARED_DATA  # noqa: E402
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.saliency import GuidedBackpropagation  # noqa: E402
 from face_affect.training.age import AGE_BINS, age_standard_deviation, expected_age, two_hot  # noqa: E402
@@ -42,7 +42,7 @@ from face_affect.training.datasets import (  # noqa: E402
     utkface_gender_to_ours,
     with_extra_training_faces,
 )
-from face_affect.training.distillation import TeacherEnsemble, distillation_loss  # noqa: E402
+from face_affect.training.distillation import TeacherEnsemble, distillation_loss, onnx_teacher  # noqa: E402
 from face_affect.training.export import export_onnx, torch_probabilities  # noqa: E402
 from face_affect.training.graph import NORMALIZATIONS, build_network, normalise  # noqa: E402
 from face_affect.training.groups import balancing_weights  # noqa: E402
@@ -227,19 +227,21 @@ def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
     assert float(distillation_loss(teacher.flip(1), teacher, temperature=2.0)) > 0.5
 
 
-def test_an_onnx_file_teaches_with_its_own_probabilities(tmp_path: Path):
-    """An exported model (here the shipped emotion file) as a teacher: fed the raw pixels, it gives
-    the probabilities the runtime gives; beside a run's best.pt, the student trains with both."""
+def test_an_onnx_file_teaches_with_its_logits_and_joins_a_run_in_an_ensemble(tmp_path: Path):
+    """An exported model (here the shipped emotion file) as a teacher: fed the raw pixels, its
+    calibration undone (its log-probabilities times its temperature, the logits up to a constant per
+    face). Beside a run's best.pt the ensemble is the mean of both, and a student trains with it."""
     classifier = OnnxClassifier(EMOTION_MODEL)
-    ensemble = TeacherEnsemble([EMOTION_MODEL], num_classes=7, class_names=classifier.labels)
+    temperature = float(classifier.metadata["temperature"])
+    assert temperature != 1.0  # else undoing the calibration would go untested
     raw = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (4, 1, 48, 48)).astype(np.float32))
-    normalised = normalise(raw, "standardise")
-    probabilities = ensemble(normalised, raw).exp().numpy()
-    np.testing.assert_allclose(probabilities, classifier.predict_batch(raw.numpy()), atol=1e-5)
-    with pytest.raises(ValueError, match="raw batch"):
-        ensemble(normalised)
+    file_logits = np.log(classifier.predict_batch(raw.numpy())) * temperature
+    alone = TeacherEnsemble([EMOTION_MODEL], num_classes=7, class_names=classifier.labels, image_size=(48, 48))
+    np.testing.assert_allclose(alone(raw).softmax(1).numpy(), torch.from_numpy(file_logits).softmax(1), atol=1e-5)
     with pytest.raises(ValueError, match="classes"):
         TeacherEnsemble([EMOTION_MODEL], num_classes=7, class_names=classifier.labels[::-1])
+    with pytest.raises(ValueError, match="training images are 64x64"):
+        TeacherEnsemble([EMOTION_MODEL], num_classes=7, image_size=(64, 64))
 
     generator = np.random.default_rng(2)
     labels = np.arange(28) % 7
@@ -251,9 +253,25 @@ def test_an_onnx_file_teaches_with_its_own_probabilities(tmp_path: Path):
     )
     config = TrainingConfig(epochs=1, batch_size=8, threads=1, normalization="standardise")
     run_teacher = train(data, config, tmp_path / "run_teacher")
+    mixed = TeacherEnsemble([run_teacher, EMOTION_MODEL], num_classes=7, class_names=classifier.labels)
+    run_network = mixed.networks[0]
+    run_log_probabilities = torch.log_softmax(run_network(normalise(raw, "standardise")), 1)
+    expected = (run_log_probabilities + torch.log_softmax(torch.from_numpy(file_logits), 1)) / 2
+    assert torch.allclose(mixed(raw), expected, atol=1e-5)
+
     train(data, replace(config, teachers=[str(run_teacher), str(EMOTION_MODEL)]), tmp_path / "student")
     log = [json.loads(line) for line in (tmp_path / "student" / "log.jsonl").read_text().splitlines()]
     assert [record["epoch"] for record in log] == [1] and math.isfinite(log[0]["train_loss"])
+
+
+def test_age_classes_match_an_age_file_as_numbers():
+    """Age's data names its classes "0", "1", ...; its ONNX file stores them as 0.0, 1.0, ..."""
+    age_file = MODELS_DIRECTORY / "age_mini_xception.onnx"
+    labels = OnnxClassifier(age_file).labels
+    names = tuple(str(int(float(label))) for label in labels)
+    assert onnx_teacher(age_file, len(names), names, (64, 64)).labels == labels
+    with pytest.raises(ValueError, match="classes"):
+        onnx_teacher(age_file, len(names), names[::-1])
 
 
 def test_a_student_trains_and_resumes_with_a_teacher_ensemble_and_weight_averaging(tmp_path: Path):
@@ -261,9 +279,10 @@ def test_a_student_trains_and_resumes_with_a_teacher_ensemble_and_weight_averagi
     config = TrainingConfig(epochs=1, batch_size=8, threads=1, schedule="cosine")
     teachers = [str(train(data, replace(config, seed=seed), tmp_path / f"teacher{seed}")) for seed in (0, 1)]
     ensemble = TeacherEnsemble([Path(path) for path in teachers], num_classes=2)
-    batch = torch.randn(4, 1, 48, 48)
+    raw = torch.rand(4, 1, 48, 48) * 255
+    batch = normalise(raw, config.normalization)  # what each teacher was trained on
     mean_logits = (ensemble.networks[0](batch) + ensemble.networks[1](batch)) / 2
-    assert torch.allclose(ensemble(batch).softmax(1), mean_logits.softmax(1), atol=1e-6)
+    assert torch.allclose(ensemble(raw).softmax(1), mean_logits.softmax(1), atol=1e-6)
 
     student = replace(config, epochs=3, teachers=teachers, weight_averaging=0.9, camera_effects=CameraEffects(0.5))
     train(data, student, tmp_path / "student", epochs_now=1)  # then interrupted

@@ -9,11 +9,11 @@ millisecond, so the nodes call it once per diagnostics period.
 Between those calls the heap should keep what it has. rospy reads a topic with
 ``socket.recv(buff_size)``, a fresh 64 MB block (:data:`~face_affect.ros.images.BUFF_SIZE`)
 for every chunk of a frame; by default glibc maps each such block from the kernel and
-unmaps it when freed, so every chunk lands on new pages that fault in one by one. That
-cost 2.2 ms of CPU per VGA frame in a loop like rospy's (0.5 ms with the settings below),
-and 0.052 cores in the detector's receive thread at 30 Hz VGA (0.030 with them). Blocks
-up to :data:`HEAP_BLOCK_LIMIT` come from the heap, and it keeps a few megabytes of its
-free top for the next frame. Without glibc none of this does anything.
+unmaps it when freed, so every chunk lands on new pages that fault in one by one (230
+page faults a VGA frame). In the detector's receive thread at 30 Hz VGA that cost 0.052
+cores; with blocks below :data:`HEAP_BLOCK_LIMIT` taken from the heap, and a few megabytes
+of its free top kept for the next frame, 0.030. Where glibc refuses so high a threshold
+(versions before 2.35 cap it at 32 MB) or is absent, allocation stays as it was.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import ctypes.util
 from collections.abc import Callable
 
 HEAP_BLOCK_LIMIT = 2**27
-"""Blocks up to 128 MB come from the heap (twice rospy's receive buffer); larger ones are mapped."""
+"""Blocks below 128 MB come from the heap (twice rospy's receive buffer); larger ones are mapped."""
 HEAP_TOP_KEPT = 2**22
 """When the heap shrinks after a free it keeps this much of its free top: the pages the next chunks land on."""
 M_TOP_PAD = -2  # mallopt parameters, from glibc's malloc.h
@@ -44,16 +44,17 @@ MALLOPT = _libc_function("mallopt")
 
 
 def keep_large_blocks_in_heap() -> bool:
-    """Large blocks come from one heap for all threads, which keeps :data:`HEAP_TOP_KEPT` of its free
-    top when it shrinks; True if glibc took every setting. Call it before threads start.
+    """Blocks below :data:`HEAP_BLOCK_LIMIT` come from one heap for all threads, which keeps
+    :data:`HEAP_TOP_KEPT` of its free top when it shrinks; False, with nothing changed, where glibc
+    refuses the threshold or is absent. Call it before threads start.
 
     One heap, because a thread's own heap is at most 64 MB, too small for rospy's receive
-    buffer, and :func:`release_free_memory` cannot shrink its top.
+    buffer, and :func:`release_free_memory` cannot shrink its top. The threshold goes first:
+    without it the other settings would pin glibc's threshold at 128 kB and map more blocks.
     """
-    if MALLOPT is None:
+    if MALLOPT is None or not MALLOPT(M_MMAP_THRESHOLD, HEAP_BLOCK_LIMIT):
         return False
-    settings = ((M_ARENA_MAX, 1), (M_MMAP_THRESHOLD, HEAP_BLOCK_LIMIT), (M_TOP_PAD, HEAP_TOP_KEPT))
-    return all([bool(MALLOPT(parameter, value)) for parameter, value in settings])
+    return bool(MALLOPT(M_ARENA_MAX, 1)) and bool(MALLOPT(M_TOP_PAD, HEAP_TOP_KEPT))
 
 
 def release_free_memory() -> bool:

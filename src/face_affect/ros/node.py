@@ -119,7 +119,7 @@ def run_node(name: str, node_factory: Callable[[], object]) -> None:
     heap_tuned = keep_large_blocks_in_heap()
     rospy.init_node(name)
     if not heap_tuned:
-        rospy.logdebug(f"{rospy.get_name()}: no glibc mallopt; large messages land on fresh pages")
+        rospy.loginfo(f"{rospy.get_name()}: glibc's allocation left as it is (see face_affect.ros.memory)")
     try:
         node_factory()  # its subscribers keep it alive while rospy spins
     except (ModelError, SettingsError, MissingPackageError) as error:

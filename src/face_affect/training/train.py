@@ -172,7 +172,10 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
     averaged = WeightAverage(network, config.weight_averaging) if config.weight_averaging > 0 else None
     teacher = None
     if config.teachers:
-        teacher = TeacherEnsemble([Path(path) for path in config.teachers], num_classes, data.class_names)
+        height, width = data.images["train"].shape[1:3]
+        teacher = TeacherEnsemble(
+            [Path(path) for path in config.teachers], num_classes, data.class_names, (width, height), config.threads
+        )
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     if config.schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
@@ -241,7 +244,7 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
                 extra_loss = auxiliary_loss(outputs[:, num_classes:], train_race[indices], train_age[indices])
                 loss = loss + config.auxiliary_weight * extra_loss
             if teacher is not None:
-                soft = distillation_loss(logits, teacher(batch, raw), config.distillation_temperature)
+                soft = distillation_loss(logits, teacher(raw), config.distillation_temperature)
                 loss = (1 - config.distillation_weight) * loss + config.distillation_weight * soft
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
