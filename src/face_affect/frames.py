@@ -40,7 +40,7 @@ def to_grey(image: np.ndarray) -> np.ndarray:
 
 
 def resize_frame(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``image`` resized to ``width`` x ``height`` without aliasing, in a fraction of a millisecond.
+    """``image`` resized to ``width`` x ``height`` with little aliasing, in a fraction of a millisecond.
 
     OpenCV's area averaging is fast only for whole-number factors (0.1 ms for VGA
     at 1/2, 2.5 ms at 0.45; 0.9 ms for a 300 px face region to 160), so it averages by

@@ -13,7 +13,7 @@ unmaps it when freed, so every chunk lands on new pages that fault in one by one
 page faults a VGA frame). In the detector's receive thread at 30 Hz VGA that cost 0.052
 cores; with blocks below :data:`HEAP_BLOCK_LIMIT` taken from the heap, and a few megabytes
 of its free top kept for the next frame, 0.030. Where glibc refuses so high a threshold
-(versions before 2.35 cap it at 32 MB) or is absent, allocation stays as it was.
+(older versions cap it at 32 MB) or is absent, allocation stays as it was.
 """
 
 from __future__ import annotations
