@@ -31,16 +31,16 @@ M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 
 
-def _libc_function(name: str) -> Callable[..., int] | None:
+def _load_libc() -> ctypes.CDLL | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
         return None
-    return getattr(libc, name, None)
 
 
-MALLOC_TRIM = _libc_function("malloc_trim")
-MALLOPT = _libc_function("mallopt")
+_LIBC = _load_libc()
+MALLOC_TRIM: Callable[[int], int] | None = getattr(_LIBC, "malloc_trim", None)
+MALLOPT: Callable[[int, int], int] | None = getattr(_LIBC, "mallopt", None)
 
 
 def keep_large_blocks_in_heap() -> bool:

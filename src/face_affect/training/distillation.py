@@ -59,20 +59,24 @@ class TeacherEnsemble(nn.Module):
         self.networks = nn.ModuleList(networks)
         self.normalizations = normalizations
         self.onnx_teachers = onnx_teachers
+        self.onnx_temperatures = [float(teacher.metadata.get("temperature", 1.0)) for teacher in onnx_teachers]
         self.requires_grad_(False)
 
     @torch.no_grad()
     def forward(self, raw: Tensor) -> Tensor:
         """``raw``: the student's batch in 0..255 pixels, ``[N, 1, H, W]``."""
-        outputs = []
-        for network, normalization in zip(self.networks, self.normalizations):
-            normalised = normalise(raw, normalization).contiguous(memory_format=torch.channels_last)
-            outputs.append(functional.log_softmax(network(normalised), 1))
+        normalised = {  # once per normalisation, however many teachers share it
+            normalization: normalise(raw, normalization).contiguous(memory_format=torch.channels_last)
+            for normalization in set(self.normalizations)
+        }
+        outputs = [
+            functional.log_softmax(network(normalised[normalization]), 1)
+            for network, normalization in zip(self.networks, self.normalizations)
+        ]
         if self.onnx_teachers:
             pixels = np.ascontiguousarray(raw.numpy(), dtype=np.float32)
-            for classifier in self.onnx_teachers:
+            for classifier, temperature in zip(self.onnx_teachers, self.onnx_temperatures):
                 probabilities = np.maximum(classifier.predict_batch(pixels), PROBABILITY_FLOOR)
-                temperature = float(classifier.metadata.get("temperature", 1.0))
                 outputs.append(functional.log_softmax(torch.from_numpy(np.log(probabilities) * temperature), 1))
         return torch.stack(outputs).mean(0)
 
