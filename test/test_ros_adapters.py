@@ -336,7 +336,7 @@ def test_memory_freed_by_a_large_message_goes_back_to_the_system() -> None:
 
 
 RECEIVE_FAULTS_CHECK = """
-import json, resource, socket, threading
+import io, json, resource, socket, threading
 from face_affect.ros.images import BUFF_SIZE
 from face_affect.ros.memory import keep_large_blocks_in_heap
 
@@ -348,12 +348,12 @@ threading.Thread(target=lambda: [sender.sendall(frame) for _ in range(30)], daem
 received = 0
 faults = []
 
-def receive_frame(number):  # as rospy's receive loop does: recv(buff_size) until the frame is complete
+def receive_frame(number):  # as rospy's receive loop does: recv(buff_size) into a buffer until the frame is in
     global received
-    chunks = []
+    buffer = io.BytesIO()
     while received < number * len(frame):
-        chunks.append(receiver.recv(BUFF_SIZE))
-        received += len(chunks[-1])
+        received += buffer.write(receiver.recv(BUFF_SIZE))
+    return buffer.getvalue()
 
 def receive_frames():  # in a thread of its own, as rospy receives each topic
     receive_frame(1)
@@ -372,9 +372,9 @@ print(json.dumps({"tuned": tuned, "faults_per_frame": (faults[1] - faults[0]) / 
 @pytest.mark.skipif(MALLOPT is None, reason="no glibc mallopt here")
 def test_received_frames_reuse_heap_pages() -> None:
     """rospy receives each chunk of a frame into a fresh ``BUFF_SIZE`` block. Kept in the heap,
-    those blocks reuse pages: about 4 page faults a VGA frame. Mapped from the kernel each time
-    (glibc's default, or this setting lost), the frame's 225 pages fault in anew: 180-230 a frame
-    in 7 of 8 runs here. Page faults, not seconds: bench/ros_graph.py measures the cost (the
+    those blocks reuse pages: 0-21 page faults a VGA frame (about 4 on an idle machine; 25 runs,
+    15 beside two busy processes). Mapped from the kernel each time (glibc's default, or this
+    setting lost), the frame's 225 pages fault in anew: 227-239 a frame in 6 runs. Page faults, not seconds: bench/ros_graph.py measures the cost (the
     detector's receiving thread went from 0.052 to 0.030 cores at 30 Hz VGA)."""
     run = subprocess.run([sys.executable, "-c", RECEIVE_FAULTS_CHECK], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
