@@ -374,8 +374,9 @@ def test_received_frames_reuse_heap_pages() -> None:
     """rospy receives each chunk of a frame into a fresh ``BUFF_SIZE`` block. Kept in the heap,
     those blocks reuse pages: 0-21 page faults a VGA frame (about 4 on an idle machine; 25 runs,
     15 beside two busy processes). Mapped from the kernel each time (glibc's default, or this
-    setting lost), the frame's 225 pages fault in anew: 227-239 a frame in 6 runs. Page faults, not seconds: bench/ros_graph.py measures the cost (the
-    detector's receiving thread went from 0.052 to 0.030 cores at 30 Hz VGA)."""
+    setting lost), the frame's 225 pages fault in anew: 227-239 a frame in 6 runs. Page faults,
+    not seconds: bench/ros_graph.py measures the cost (the detector's receiving thread went from
+    0.052 to 0.030 cores at 30 Hz VGA)."""
     run = subprocess.run([sys.executable, "-c", RECEIVE_FAULTS_CHECK], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     figures = json.loads(run.stdout.strip().splitlines()[-1])
