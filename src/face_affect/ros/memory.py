@@ -11,8 +11,8 @@ Between those calls the heap should keep what it has. rospy reads a topic with
 for every chunk of a frame; by default glibc maps each such block from the kernel and
 unmaps it when freed, so every chunk lands on new pages that fault in one by one (230
 page faults a VGA frame). In the detector's receive thread at 30 Hz VGA that cost 0.052
-cores; with blocks below :data:`HEAP_BLOCK_LIMIT` taken from the heap, and a few megabytes
-of its free top kept for the next frame, 0.030. Where glibc refuses so high a threshold
+cores; with blocks below :data:`HEAP_BLOCK_LIMIT` taken from the heap, and its free top kept
+for the next frame, 0.030. Where glibc refuses so high a threshold
 (older versions cap it at 32 MB) or is absent, allocation stays as it was.
 """
 
@@ -24,8 +24,12 @@ from collections.abc import Callable
 
 HEAP_BLOCK_LIMIT = 2**27
 """Blocks below 128 MB come from the heap (twice rospy's receive buffer); larger ones are mapped."""
-HEAP_TOP_KEPT = 2**22
-"""When the heap shrinks after a free it keeps this much of its free top: the pages the next chunks land on."""
+HEAP_TOP_KEPT = HEAP_BLOCK_LIMIT
+"""When the heap shrinks after a free it keeps this much of its free top: the pages the next chunks land on.
+As large as a whole receive buffer, because CPython writes a terminating byte at the end of each
+fresh 64 MB block: with 4 MB kept, that page faulted in anew for every chunk (115 faults a VGA frame
+received in 8 kB chunks, 2.4 with the whole block kept). Kept pages cost memory only once touched,
+and :func:`release_free_memory` returns them once a period."""
 M_TOP_PAD = -2  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
