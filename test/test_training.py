@@ -47,7 +47,7 @@ from face_affect.training.export import export_onnx, torch_probabilities  # noqa
 from face_affect.training.graph import NORMALIZATIONS, build_network, normalise  # noqa: E402
 from face_affect.training.groups import balancing_weights  # noqa: E402
 from face_affect.training.selection import ValidationScore  # noqa: E402
-from face_affect.training.train import TrainingConfig, soft_targets, train  # noqa: E402
+from face_affect.training.train import TrainingConfig, expectation_error, soft_targets, train  # noqa: E402
 
 FER2013 = SHARED_DATA / "fer2013.npz"
 FERPLUS = SHARED_DATA / "ferplus_votes.npz"
@@ -372,6 +372,39 @@ def test_age_training_keeps_its_best_epoch_although_its_scores_are_negative(tmp_
     log = [json.loads(line) for line in (tmp_path / "age" / "log.jsonl").read_text().splitlines()]
     assert best.exists() and all(record["val"]["score"] == -record["val"]["mae"] for record in log)
     assert torch.load(best, weights_only=False)["state"]["best_epoch"] in (1, 2)
+
+
+def test_the_expectation_error_is_in_tens_of_years_and_pulls_the_expectation_towards_the_age():
+    bins = torch.tensor([float(age) for age in AGE_BINS])
+    targets = torch.from_numpy(two_hot(np.array([7.0, 40.0])))
+    exact = torch.log(targets.clamp(min=1e-12))  # softmax gives the targets back
+    np.testing.assert_allclose(expectation_error(exact, targets, bins).numpy(), [0.0, 0.0], atol=1e-4)
+    logits = torch.zeros((2, len(AGE_BINS)), requires_grad=True)  # uniform: expectation 35.3 years
+    error = expectation_error(logits, targets, bins)
+    np.testing.assert_allclose(
+        error.detach().numpy(), np.abs(bins.mean().item() - np.array([7.0, 40.0])) / 10, atol=1e-4
+    )
+    error.sum().backward()
+    young, old = logits.grad[0], logits.grad[1]  # descent raises the young face's low ages, the old one's high ones
+    assert young[0] < 0 < young[-1] and old[0] > 0 > old[-1]
+
+
+def test_the_expectation_loss_trains_age_and_refuses_classes_that_are_not_numbers(tmp_path: Path):
+    data = tiny_splits()
+    ages = {split: np.where(labels == 1, 50, 5) for split, labels in data.labels.items()}
+    age_data = LabelledSplits(
+        class_names=tuple(str(age) for age in AGE_BINS),
+        images=data.images,
+        labels={split: two_hot(split_ages).argmax(axis=1) for split, split_ages in ages.items()},
+        extra={split: {"age": split_ages} for split, split_ages in ages.items()},
+        votes={split: two_hot(split_ages) for split, split_ages in ages.items()},
+    )
+    config = TrainingConfig(
+        epochs=1, batch_size=8, threads=1, selection="age_mae", vote_weight=1, expectation_weight=1.0
+    )
+    assert train(age_data, config, tmp_path / "age").exists()
+    with pytest.raises(ValueError):
+        train(data, replace(config, selection="clean", vote_weight=0), tmp_path / "dark_or_bright")
 
 
 def test_temperature_scaling_of_probabilities_is_softmax_of_scaled_logits():

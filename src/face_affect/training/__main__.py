@@ -104,6 +104,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         help="weigh each face by count(age band x gender x race group) ** -POWER (UTKFace); 0: off",
     )
     train_parser.add_argument(
+        "--expectation-weight",
+        type=float,
+        default=TrainingConfig.expectation_weight,
+        help="also learn the expectation over the classes' values (age), its absolute error in tens; 0: off",
+    )
+    train_parser.add_argument(
         "--children", type=Path, help="age_utkface_children.npz: UTKFace's faces aged 0-12 (age only)"
     )
     train_parser.add_argument("--extra-train", type=Path, help="training-only faces, e.g. gender_utkface_extra.npz")
@@ -233,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         vote_weight=1.0 if arguments.task == "age" else arguments.vote_weight,  # age's targets are its votes
         selection=arguments.selection,
         group_balance=arguments.group_balance,
+        expectation_weight=arguments.expectation_weight,
     )
     data = training_data(arguments)
     best_checkpoint = train(data, config, run_directory, arguments.epochs_now)
