@@ -17,7 +17,15 @@ pytestmark = [pytest.mark.training, pytest.mark.data]
 from conftest import EMOTION_MODEL, GENDER_MODEL, MODELS_DIRECTORY, SHARED_DATA  # noqa: E402
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.saliency import GuidedBackpropagation  # noqa: E402
-from face_affect.training.age import AGE_BINS, age_standard_deviation, expected_age, two_hot  # noqa: E402
+from face_affect.training.age import (  # noqa: E402
+    AGE_BINS,
+    CHILD_AGE,
+    age_standard_deviation,
+    child_offsets,
+    expected_age,
+    least_child_offset,
+    two_hot,
+)
 from face_affect.training.augmentation import (  # noqa: E402
     AugmentationRanges,
     CameraEffects,
@@ -28,6 +36,7 @@ from face_affect.training.auxiliary import AUXILIARY_OUTPUTS  # noqa: E402
 from face_affect.training.calibration import (  # noqa: E402
     calibrate,
     expected_calibration_error,
+    set_graph_class_offsets,
     set_graph_temperature,
     temperature_scaled,
 )
@@ -433,6 +442,50 @@ def test_the_temperature_lives_in_the_graph_for_every_consumer(tmp_path: Path):
     assert all(gradient.std() > 0 for gradient in maps.gradients)
     set_graph_temperature(plain, 1.0)
     np.testing.assert_allclose(OnnxClassifier(plain).predict_batch(batch), raw, atol=1e-6)
+
+
+def test_class_offsets_live_in_the_graph_beside_the_temperature(tmp_path: Path):
+    """Probabilities times exp(offsets), renormalised, on top of the file's temperature; set, changed and
+    reset in the file; the saliency maps still explain the classes."""
+    batch = np.random.default_rng(2).integers(0, 256, (16, 1, 64, 64)).astype(np.float32)
+    path = tmp_path / "age.onnx"
+    path.write_bytes((MODELS_DIRECTORY / "age_mini_xception.onnx").read_bytes())
+    set_graph_class_offsets(path, np.zeros(len(AGE_BINS), np.float32))
+    raw = OnnxClassifier(path).predict_batch(batch)
+    for offset in (1.5, -0.5):
+        offsets = child_offsets(offset)
+        set_graph_class_offsets(path, offsets)  # inserted once, then changed
+        shifted = raw * np.exp(offsets)
+        np.testing.assert_allclose(
+            OnnxClassifier(path).predict_batch(batch), shifted / shifted.sum(axis=1, keepdims=True), atol=1e-5
+        )
+    model = onnx.load(str(path))
+    assert [node.name for node in model.graph.node].count("calibration/class_offsets") == 1
+    assert json.loads(OnnxClassifier(path).metadata["class_offsets"]) == pytest.approx(child_offsets(-0.5).tolist())
+    maps = GuidedBackpropagation(OnnxClassifier(path)).explain_batch(batch[:4])
+    assert all(gradient.std() > 0 for gradient in maps.gradients)
+    set_graph_class_offsets(path, np.zeros(len(AGE_BINS), np.float32))
+    np.testing.assert_allclose(OnnxClassifier(path).predict_batch(batch), raw, atol=1e-6)
+
+
+def test_the_least_child_offset_reaches_the_recall_asked_for():
+    """Children read as 13-14 (probabilities straddling 12 and 14) until the child classes are raised."""
+    straddling = two_hot(np.array([12.8, 13.2, 14.0, 8.0]))
+    ages = np.array([11, 12, 12, 8])
+    assert least_child_offset(straddling, ages, 0.5) == 0.0  # 12.8 and 8 years: half of them already
+    offset = least_child_offset(straddling, ages, 0.75)
+    shifted = straddling * np.exp(child_offsets(offset))
+    estimates = expected_age(shifted / shifted.sum(axis=1, keepdims=True))
+    assert 0 < offset < 3 and (estimates < CHILD_AGE).sum() == 3
+    assert least_child_offset(np.tile(two_hot(np.array([90.0])), (4, 1)), ages, 0.5) == 3.0  # none does: the greatest
+
+
+def test_calibration_refuses_an_age_file(tmp_path: Path):
+    path = tmp_path / "age_mini_xception.onnx"
+    path.write_bytes((MODELS_DIRECTORY / "age_mini_xception.onnx").read_bytes())
+    with pytest.raises(ValueError, match="expectation"):
+        calibrate(path, load_dataset(GENDER), tmp_path / "docs")
+    assert path.read_bytes() == (MODELS_DIRECTORY / "age_mini_xception.onnx").read_bytes()
 
 
 def test_calibration_lowers_the_error_of_an_overconfident_file(tmp_path: Path):

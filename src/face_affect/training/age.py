@@ -54,6 +54,8 @@ AGE_BINS = (
 """The classes' ages in years; older faces count as the last."""
 CHILD_AGE = 13
 """Under this, a child (the children's archive is UTKFace's 0-12)."""
+CHILD_OFFSETS = np.round(np.arange(0.0, 3.0001, 0.05), 2)
+"""The offsets :func:`least_child_offset` tries, in log-probability: up to 20 times the odds of a child."""
 ADULT_AGE = 18
 NO_GENDER = -1
 """``extra["gender"]`` of a child: the gender labels are the adults' only."""
@@ -123,3 +125,30 @@ def age_figures(estimates: np.ndarray, ages: np.ndarray) -> dict[str, float]:
         "children_estimated_under_13": round(float(estimated_child[children].mean()), 4) if children.any() else 0.0,
         "adults_estimated_under_13": round(float(estimated_child[adults].mean()), 4) if adults.any() else 0.0,
     }
+
+
+def least_child_offset(
+    probabilities: np.ndarray, ages: np.ndarray, recall: float, bins: tuple[float, ...] = AGE_BINS
+) -> float:
+    """The least of :data:`CHILD_OFFSETS` that, added to the log-probabilities of the child classes
+    (ages under :data:`CHILD_AGE`), gets ``recall`` of the children in ``ages`` estimated under 13
+    (validation); the greatest if none does.
+
+    The training's balancing weights move the prior between classes, and a child whose
+    probabilities straddle 12 and 14 is read as 13, an adult. An offset of the child classes is the
+    decision rule for "a child", chosen on validation as the thresholds of the smoothed labels are.
+    """
+    values = np.asarray(bins, np.float64)
+    children = np.asarray(ages) < CHILD_AGE
+    logarithms = np.log(np.maximum(probabilities, 1e-12))
+    for offset in CHILD_OFFSETS:
+        shifted = np.exp(logarithms + offset * (values < CHILD_AGE))
+        estimates = expected_age(shifted / shifted.sum(axis=1, keepdims=True), bins)
+        if (estimates[children] < CHILD_AGE).mean() >= recall:
+            return float(offset)
+    return float(CHILD_OFFSETS[-1])
+
+
+def child_offsets(offset: float, bins: tuple[float, ...] = AGE_BINS) -> np.ndarray:
+    """``[K]`` class offsets: ``offset`` for the child classes, 0 for the others."""
+    return np.where(np.asarray(bins, np.float64) < CHILD_AGE, offset, 0.0).astype(np.float32)

@@ -30,7 +30,7 @@ CALIBRATION_BINS = 15
 TEMPERATURE_RANGE = (0.05, 20.0)
 CORRUPTED_FACES = 1200
 TEMPERATURE_NODE = "calibration/temperature"
-TEMPERATURE_TENSOR = "calibration/temperature_value"
+OFFSETS_NODE = "calibration/class_offsets"
 PROBABILITY_FLOOR = 1e-12
 """Below this, a probability's logarithm is taken as of this: float32 softmax underflows to 0."""
 
@@ -47,22 +47,38 @@ def set_graph_temperature(path: Path, temperature: float) -> None:
     """Makes the file's final Softmax take ``logits / temperature``: inserts the division the first time,
     changes its value after that (1 restores the graph's own probabilities). The ``temperature``
     metadata records the value for people."""
+    _set_before_softmax(path, "Div", TEMPERATURE_NODE, np.array(temperature, np.float32), "temperature")
+
+
+def set_graph_class_offsets(path: Path, offsets: np.ndarray) -> None:
+    """Adds ``offsets`` ``[K]`` to the scores entering the final Softmax: the probabilities times
+    ``exp(offsets)``, renormalised, a prior moved towards some classes. Inserted just before the
+    Softmax the first time, changed after that (zeros restore the graph's own probabilities); the
+    ``class_offsets`` metadata records them for people."""
+    _set_before_softmax(path, "Add", OFFSETS_NODE, np.asarray(offsets, np.float32), "class_offsets")
+
+
+def _set_before_softmax(path: Path, op_type: str, node_name: str, value: np.ndarray, metadata_key: str) -> None:
+    """Sets the constant of the ``op_type`` node ``node_name`` on the scores entering the file's Softmax,
+    inserting the node just before the Softmax the first time, and records it as ``metadata_key``.
+    Its constant is the initializer ``<node_name>_value``."""
     model = onnx.load(str(path))
     graph = model.graph
-    value = numpy_helper.from_array(np.array(temperature, np.float32), TEMPERATURE_TENSOR)
-    existing = [index for index, tensor in enumerate(graph.initializer) if tensor.name == TEMPERATURE_TENSOR]
+    tensor_name = f"{node_name}_value"
+    tensor = numpy_helper.from_array(value, tensor_name)
+    existing = [index for index, initializer in enumerate(graph.initializer) if initializer.name == tensor_name]
     if existing:
-        graph.initializer[existing[0]].CopyFrom(value)
+        graph.initializer[existing[0]].CopyFrom(tensor)
     else:
         (softmax,) = [node for node in graph.node if node.op_type == "Softmax"]
-        logits, scaled = softmax.input[0], f"{softmax.input[0]}/calibrated"
-        divide = onnx.helper.make_node("Div", [logits, TEMPERATURE_TENSOR], [scaled], name=TEMPERATURE_NODE)
-        graph.initializer.append(value)
-        graph.node.insert(list(graph.node).index(softmax), divide)
-        softmax.input[0] = scaled
+        scores, changed = softmax.input[0], f"{softmax.input[0]}/{node_name}"
+        node = onnx.helper.make_node(op_type, [scores, tensor_name], [changed], name=node_name)
+        graph.initializer.append(tensor)
+        graph.node.insert(list(graph.node).index(softmax), node)
+        softmax.input[0] = changed
     entries = {entry.key: entry for entry in model.metadata_props}
-    entry = entries.get("temperature") or model.metadata_props.add(key="temperature")
-    entry.value = json.dumps(round(float(temperature), 6))
+    entry = entries.get(metadata_key) or model.metadata_props.add(key=metadata_key)
+    entry.value = json.dumps(np.round(value.astype(np.float64), 6).tolist())
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
 
@@ -133,6 +149,12 @@ def model_probabilities(classifier: OnnxClassifier, images: np.ndarray) -> np.nd
 def calibrate(model_path: Path, data: LabelledSplits, docs_directory: Path, seed: int = 0) -> dict:
     """Fits the temperature on validation, writes it into ``model_path``, and reports ECE before and after
     on validation, test and the corrupted test faces, with ``<stem>_reliability.png`` in ``docs_directory``."""
+    classifier = OnnxClassifier(model_path)
+    if classifier.task == "age":
+        raise ValueError(
+            f"{model_path}: an age file is read as the expectation of its probabilities, not as its top class; "
+            "its calibration is the spread's coverage (train age's report)"
+        )
     set_graph_temperature(model_path, 1.0)  # fitted afresh on the graph's own probabilities
     classifier = OnnxClassifier(model_path)
     raw = {split: model_probabilities(classifier, data.images[split]) for split in ("val", "test")}

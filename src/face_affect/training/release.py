@@ -20,7 +20,10 @@ from face_affect.training.age import (
     CHILD_AGE,
     NO_GENDER,
     age_figures,
+    child_offsets,
+    least_child_offset,
 )
+from face_affect.training.calibration import model_probabilities, set_graph_class_offsets
 from face_affect.training.datasets import GENDER_CLASSES, LabelledSplits
 from face_affect.training.evaluation import accuracy_by_group, evaluate, write_confusion_image
 from face_affect.training.export import export_onnx, load_checkpoint
@@ -165,6 +168,18 @@ def evaluate_age_model(model_path: Path, data: LabelledSplits, split: str = "tes
         "within_one_sd": round(float((error <= spread).mean()), 4),
         "within_two_sd": round(float((error <= 2 * spread).mean()), 4),
     }
+
+
+def set_child_offset(model_path: Path, data: LabelledSplits, recall: float) -> float:
+    """Writes into the age file the least child-class offset that gets ``recall`` of the validation
+    children estimated under 13 (:func:`~face_affect.training.age.least_child_offset`); returns it."""
+    set_graph_class_offsets(model_path, np.zeros(len(OnnxClassifier(model_path).labels), np.float32))
+    classifier = OnnxClassifier(model_path)
+    ages = tuple(float(label) for label in classifier.labels)
+    probabilities = model_probabilities(classifier, data.images["val"])
+    offset = least_child_offset(probabilities, data.extra["val"]["age"], recall, ages)
+    set_graph_class_offsets(model_path, child_offsets(offset, ages))
+    return offset
 
 
 def write_report(report: dict, docs_directory: Path, stem: str, title: str) -> Path:
