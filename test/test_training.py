@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.training, pytest.mark.data]
 from conftest import EMOTION_MODEL, GENDER_MODEL, MODELS_DIRECTORY, SHARED_DATA  # noqa: E402
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.saliency import GuidedBackpropagation  # noqa: E402
+from face_affect.training.__main__ import main as training_main  # noqa: E402
 from face_affect.training.age import (  # noqa: E402
     AGE_BINS,
     CHILD_AGE,
@@ -412,7 +413,7 @@ def test_the_expectation_loss_trains_age_and_refuses_classes_that_are_not_number
         epochs=1, batch_size=8, threads=1, selection="age_mae", vote_weight=1, expectation_weight=1.0
     )
     assert train(age_data, config, tmp_path / "age").exists()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="numbers"):
         train(data, replace(config, selection="clean", vote_weight=0), tmp_path / "dark_or_bright")
 
 
@@ -478,6 +479,11 @@ def test_the_least_child_offset_reaches_the_recall_asked_for():
     estimates = expected_age(shifted / shifted.sum(axis=1, keepdims=True))
     assert 0 < offset < 3 and (estimates < CHILD_AGE).sum() == 3
     assert least_child_offset(np.tile(two_hot(np.array([90.0])), (4, 1)), ages, 0.5) == 3.0  # none does: the greatest
+
+
+def test_child_recall_is_refused_for_a_task_other_than_age():
+    with pytest.raises(SystemExit, match="for age"):
+        training_main(["train", "gender", "--data", str(GENDER), "--child-recall", "0.9"])
 
 
 def test_calibration_refuses_an_age_file(tmp_path: Path):

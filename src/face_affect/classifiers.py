@@ -15,6 +15,8 @@ probabilities ``[N, K]`` (softmax inside the graph), and ``metadata_props``:
 ``temperature``    optional, for people: the calibration temperature fitted on validation,
                    which the graph applies to the logits before its Softmax
                    (``face_affect.training.calibration``); absent in older files
+``class_offsets``  optional, for people: what the graph adds to each class's score before
+                   its Softmax (the age file's child classes); absent in older files
 =================  ===========================================================
 
 :class:`FaceClassifiers` runs a set of such models, one per task, as the settings list them.

@@ -203,6 +203,8 @@ def training_data(arguments: argparse.Namespace) -> LabelledSplits:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     arguments = parse_arguments(argv)
+    if getattr(arguments, "child_recall", 0) and arguments.task != "age":
+        raise SystemExit("--child-recall is for age: the share of the validation children estimated under 13")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if arguments.command == "evaluate":
         report = evaluate_model(arguments.model, load_dataset(arguments.data), arguments.split)

@@ -227,7 +227,10 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
         face_weights = torch.from_numpy(balancing_weights(groups, config.group_balance))
     class_values = None
     if config.expectation_weight > 0:
-        class_values = torch.tensor([float(name) for name in data.class_names])  # ValueError if not numbers
+        try:
+            class_values = torch.tensor([float(name) for name in data.class_names])
+        except ValueError:
+            raise ValueError(f"the expectation loss needs classes that are numbers, not {data.class_names}") from None
     stop_at = config.epochs if epochs_now <= 0 else min(config.epochs, state["epoch"] + epochs_now)
     while state["epoch"] < stop_at:
         if state["epoch"] - state["best_epoch"] > config.early_stopping_patience:
