@@ -231,6 +231,18 @@ def tiny_splits() -> LabelledSplits:
     )
 
 
+def tiny_age_splits(data: LabelledSplits) -> LabelledSplits:
+    """``data``'s faces as ages: the bright ones 50, the dark ones 5, with their two-hot targets."""
+    ages = {split: np.where(labels == 1, 50, 5) for split, labels in data.labels.items()}
+    return LabelledSplits(
+        class_names=tuple(str(age) for age in AGE_BINS),
+        images=data.images,
+        labels={split: two_hot(split_ages).argmax(axis=1) for split, split_ages in ages.items()},
+        extra={split: {"age": split_ages} for split, split_ages in ages.items()},
+        votes={split: two_hot(split_ages) for split, split_ages in ages.items()},
+    )
+
+
 def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
     teacher = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
     assert float(distillation_loss(teacher.clone(), teacher, temperature=2.0)) == pytest.approx(0.0, abs=1e-6)
@@ -369,14 +381,7 @@ def test_age_targets_are_two_hot_with_the_age_as_expectation():
 def test_age_training_keeps_its_best_epoch_although_its_scores_are_negative(tmp_path: Path):
     """The age selection scores minus the mean absolute error; a start at -1 once kept no epoch at all."""
     data = tiny_splits()
-    ages = {split: np.where(labels == 1, 50, 5) for split, labels in data.labels.items()}
-    age_data = LabelledSplits(
-        class_names=tuple(str(age) for age in AGE_BINS),
-        images=data.images,
-        labels={split: two_hot(split_ages).argmax(axis=1) for split, split_ages in ages.items()},
-        extra={split: {"age": split_ages} for split, split_ages in ages.items()},
-        votes={split: two_hot(split_ages) for split, split_ages in ages.items()},
-    )
+    age_data = tiny_age_splits(data)
     config = TrainingConfig(epochs=2, batch_size=8, threads=1, schedule="cosine", selection="age_mae", vote_weight=1)
     best = train(age_data, config, tmp_path / "age")
     log = [json.loads(line) for line in (tmp_path / "age" / "log.jsonl").read_text().splitlines()]
@@ -401,14 +406,7 @@ def test_the_expectation_error_is_in_tens_of_years_and_pulls_the_expectation_tow
 
 def test_the_expectation_loss_trains_age_and_refuses_classes_that_are_not_numbers(tmp_path: Path):
     data = tiny_splits()
-    ages = {split: np.where(labels == 1, 50, 5) for split, labels in data.labels.items()}
-    age_data = LabelledSplits(
-        class_names=tuple(str(age) for age in AGE_BINS),
-        images=data.images,
-        labels={split: two_hot(split_ages).argmax(axis=1) for split, split_ages in ages.items()},
-        extra={split: {"age": split_ages} for split, split_ages in ages.items()},
-        votes={split: two_hot(split_ages) for split, split_ages in ages.items()},
-    )
+    age_data = tiny_age_splits(data)
     config = TrainingConfig(
         epochs=1, batch_size=8, threads=1, selection="age_mae", vote_weight=1, expectation_weight=1.0
     )
