@@ -24,6 +24,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY / "src"))
 
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
+from face_affect.corruptions import warp  # noqa: E402
 from face_affect.settings import MODELS_DIRECTORY  # noqa: E402
 from face_affect.training.datasets import load_dataset  # noqa: E402
 
@@ -39,7 +40,7 @@ KEYPOINT_NOISE_DEGREES = 3.0
 def rotated(face: np.ndarray, degrees: float) -> np.ndarray:
     height, width = face.shape
     matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), degrees, 1.0)
-    return cv2.warpAffine(face, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return warp(face, matrix)
 
 
 def accuracy(classifier: OnnxClassifier, faces: np.ndarray, labels: np.ndarray) -> float:

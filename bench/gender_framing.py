@@ -24,6 +24,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY / "src"))
 
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
+from face_affect.corruptions import warp  # noqa: E402
 from face_affect.settings import MODELS_DIRECTORY  # noqa: E402
 from face_affect.training.datasets import load_dataset  # noqa: E402
 from face_affect.training.groups import accuracy_by_reported_group, reported_groups  # noqa: E402
@@ -34,13 +35,8 @@ SHARED = REPOSITORY.parent / "shared" / "data"
 def rescaled(images: np.ndarray, scale: float) -> np.ndarray:
     """Each ``[H, W]`` image scaled by ``scale`` about its centre, same size, edges replicated."""
     height, width = images.shape[1:3]
-    matrix = cv2.getRotationMatrix2D((width / 2 - 0.5, height / 2 - 0.5), 0, scale)
-    return np.stack(
-        [
-            cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            for image in images
-        ]
-    )
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), 0, scale)
+    return np.stack([warp(image, matrix) for image in images])
 
 
 def main() -> int:

@@ -377,9 +377,9 @@ def test_received_frames_reuse_heap_pages() -> None:
     those blocks reuse pages: 0-9 page faults a VGA frame received in about 115 chunks of 8 kB
     (14 runs beside two training jobs; 13 of them under 0.1). Mapped from the kernel each time
     (glibc's default, or this setting lost), 347-380 a frame; with only 4 MB of the heap's top
-    kept, 115, one for each chunk (a CI run saw 165 when the scheduler chose the chunks). Page faults, not
-    seconds: bench/ros_graph.py measures the cost (the detector's receiving thread went from 0.052
-    to 0.030 cores at 30 Hz VGA)."""
+    kept, 115, one for each chunk (a CI run saw 165 when the scheduler chose the chunks). Page
+    faults, not seconds: bench/ros_graph.py measures the cost (the detector's receiving thread
+    went from 0.052 to 0.030 cores at 30 Hz VGA)."""
     run = subprocess.run([sys.executable, "-c", RECEIVE_FAULTS_CHECK], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     figures = json.loads(run.stdout.strip().splitlines()[-1])

@@ -72,7 +72,8 @@ def small_face(images: np.ndarray, rng: np.random.Generator, width: int = 20) ->
     )
 
 
-def _warp(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+def warp(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``image`` under the affine ``matrix``, same size, bilinear, its edges replicated."""
     height, width = image.shape
     return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -83,7 +84,7 @@ def rotation(images: np.ndarray, rng: np.random.Generator, degrees: float = 20.0
     centre = ((width - 1) / 2, (height - 1) / 2)
     signs = rng.choice([-1.0, 1.0], len(images))
     return np.stack(
-        [_warp(image, cv2.getRotationMatrix2D(centre, sign * degrees, 1.0)) for image, sign in zip(images, signs)]
+        [warp(image, cv2.getRotationMatrix2D(centre, sign * degrees, 1.0)) for image, sign in zip(images, signs)]
     )
 
 
@@ -96,7 +97,7 @@ def box_jitter(images: np.ndarray, rng: np.random.Generator, fraction: float = 0
         shift_x, shift_y = rng.uniform(-fraction, fraction, 2) * (width, height)
         matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), 0.0, scale)
         matrix[:, 2] += (shift_x, shift_y)
-        jittered.append(_warp(image, matrix))
+        jittered.append(warp(image, matrix))
     return np.stack(jittered)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from face_affect.training.calibration import offsets_added
 from face_affect.training.datasets import LabelledSplits
 from face_affect.types import expectation_and_spread
 
@@ -138,12 +139,9 @@ def least_child_offset(
     probabilities straddle 12 and 14 is read as 13, an adult. An offset of the child classes is the
     decision rule for "a child", chosen on validation as the thresholds of the smoothed labels are.
     """
-    values = np.asarray(bins, np.float64)
     children = np.asarray(ages) < CHILD_AGE
-    logarithms = np.log(np.maximum(probabilities, 1e-12))
     for offset in CHILD_OFFSETS:
-        shifted = np.exp(logarithms + offset * (values < CHILD_AGE))
-        estimates = expected_age(shifted / shifted.sum(axis=1, keepdims=True), bins)
+        estimates = expected_age(offsets_added(probabilities, child_offsets(offset, bins)), bins)
         if (estimates[children] < CHILD_AGE).mean() >= recall:
             return float(offset)
     return float(CHILD_OFFSETS[-1])

@@ -38,9 +38,22 @@ PROBABILITY_FLOOR = 1e-12
 def temperature_scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     """``softmax(logits / temperature)`` from ``softmax(logits)``: the same, since the logarithm of a
     softmax is the logits less a constant per row. Above 1 it softens over-confident probabilities."""
-    scaled = np.log(np.maximum(probabilities, PROBABILITY_FLOOR)) / temperature
-    scaled = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
-    return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return _softmax(_log_probabilities(probabilities) / temperature)
+
+
+def offsets_added(probabilities: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``softmax(logits + offsets)`` from ``softmax(logits)``, as :func:`set_graph_class_offsets` makes
+    the graph compute it: the probabilities times ``exp(offsets)``, renormalised."""
+    return _softmax(_log_probabilities(probabilities) + offsets)
+
+
+def _log_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(probabilities, PROBABILITY_FLOOR))
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    exponentials = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return (exponentials / exponentials.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def set_graph_temperature(path: Path, temperature: float) -> None:
