@@ -11,8 +11,10 @@ VENV := $(REPOSITORY)/.venv
 WORKSPACE := $(REPOSITORY)/build/catkin_ws
 DEMO_OUTPUT := $(REPOSITORY)/demo_output
 DEMO_SECONDS ?= 20
-# Its own master port, so the demo never joins a robot's running master.
-DEMO_MASTER_PORT ?= 11411
+# A master of its own on a free port (unless set), so the demo never joins a robot's running master
+# nor another run's.
+DEMO_MASTER_PORT ?=
+FREE_PORT := python3 -c 'import socket; s = socket.socket(); s.bind(("localhost", 0)); print(s.getsockname()[1])'
 
 # The venv first (onnxruntime, pytest), then Debian's ROS tools, never pyenv's python.
 export PATH := $(VENV)/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -88,9 +90,10 @@ build: venv $(WORKSPACE)/.built
 
 demo: build
 	rm -rf $(DEMO_OUTPUT)
-	$(ROS_ENVIRONMENT); export ROS_MASTER_URI=http://localhost:$(DEMO_MASTER_PORT); \
+	$(ROS_ENVIRONMENT); port=$(DEMO_MASTER_PORT); port=$${port:-$$($(FREE_PORT))}; \
+	export ROS_MASTER_URI=http://localhost:$$port; \
 	timeout --signal=INT --kill-after=15 $$(( $(DEMO_SECONDS) + 150 )) \
-		roslaunch --port=$(DEMO_MASTER_PORT) face_affect demo.launch record:=true \
+		roslaunch --port=$$port face_affect demo.launch record:=true \
 		output_dir:=$(DEMO_OUTPUT) duration:=$(DEMO_SECONDS)
 	@test -s $(DEMO_OUTPUT)/summary.txt || { echo "demo: no results recorded (see the log above)"; exit 1; }
 	@echo; echo "== demo summary =="; cat $(DEMO_OUTPUT)/summary.txt

@@ -20,9 +20,11 @@ dangling="$(find install -xtype l)"
 test -f install/lib/python3/dist-packages/face_affect/models/emotion_mini_xception.onnx \
     || { echo "the models are not in the installed package"; exit 1; }
 set +u; source install/setup.bash; set -u
-export ROS_MASTER_URI=http://localhost:11421
+# A master on a free port: another run on this machine may hold any fixed one.
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("localhost", 0)); print(s.getsockname()[1])')"
+export ROS_MASTER_URI="http://localhost:$port"
 output="$workspace/demo_output"
-timeout --signal=INT --kill-after=15 150 roslaunch --port=11421 face_affect demo.launch record:=true \
+timeout --signal=INT --kill-after=15 150 roslaunch --port="$port" face_affect demo.launch record:=true \
     output_dir:="$output" duration:=5 > launch.log 2>&1 || true
 grep -q "^results: [1-9]" "$output/summary.txt" 2>/dev/null || { tail -40 launch.log; echo "no results from install/"; exit 1; }
 head -3 "$output/summary.txt"

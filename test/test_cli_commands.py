@@ -46,18 +46,42 @@ def short_video(path: Path) -> Path:
     return path
 
 
-def runnable(command: str, tmp_path: Path) -> list[str]:
-    """The README line's arguments, with its example files replaced by bundled ones and its output in ``tmp_path``."""
-    words = shlex.split(command.split(" > ")[0])
-    words = words[1:] if words[0] == "face-affect" else words[3:]  # face-affect | python -m face_affect
-    replacements = {
+def bundled_examples(tmp_path: Path) -> dict[str, str]:
+    """The README's example files, each with the bundled file (or one made in ``tmp_path``) that stands in for it."""
+    return {
         "photo.jpg": str(PHOTO),
         "../shared/data/photos": str(FRAMES),
         "clip.mp4": str(short_video(tmp_path / "clip.mp4")),
         "clip_annotated.mp4": str(tmp_path / "clip_annotated.mp4"),
     }
-    arguments = [replacements.get(word, word) for word in words]
-    return [str(tmp_path / Path(word).name) if word.startswith("/tmp/") else word for word in arguments]
+
+
+def runnable(command: str, tmp_path: Path, examples: dict[str, str]) -> list[str]:
+    """The README line's arguments, its example files replaced by ``examples`` and its ``/tmp/`` output in ``tmp_path``.
+
+    Only the README's own words are moved into ``tmp_path``: a substituted file keeps its path even when the
+    checkout itself lives under ``/tmp``.
+    """
+    words = shlex.split(command.split(" > ")[0])
+    words = words[1:] if words[0] == "face-affect" else words[3:]  # face-affect | python -m face_affect
+    return [
+        examples[word] if word in examples else str(tmp_path / Path(word).name) if word.startswith("/tmp/") else word
+        for word in words
+    ]
+
+
+def test_runnable_keeps_substituted_files_of_a_checkout_under_tmp(tmp_path: Path):
+    examples = {"photo.jpg": "/tmp/clone/data/frames/photo.jpg", "../shared/data/photos": "/tmp/clone/data/frames"}
+    command = "face-affect image photo.jpg ../shared/data/photos --annotate /tmp/annotated --set detector=haar"
+    assert runnable(command, tmp_path, examples) == [
+        "image",
+        "/tmp/clone/data/frames/photo.jpg",
+        "/tmp/clone/data/frames",
+        "--annotate",
+        str(tmp_path / "annotated"),
+        "--set",
+        "detector=haar",
+    ]
 
 
 def test_the_readme_shows_cli_commands():
@@ -68,7 +92,7 @@ def test_the_readme_shows_cli_commands():
 
 @pytest.mark.parametrize("command", readme_cli_commands())
 def test_every_readme_command_runs(command: str, tmp_path: Path):
-    completed = run_cli(*runnable(command, tmp_path))
+    completed = run_cli(*runnable(command, tmp_path, bundled_examples(tmp_path)))
     assert completed.returncode == 0, f"{command}\n{completed.stderr}"
     records = [json.loads(line) for line in completed.stdout.splitlines()]
     assert records and all("faces" in record for record in records)
