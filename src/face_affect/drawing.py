@@ -25,8 +25,8 @@ import numpy as np
 from face_affect.types import Attribute, FaceResult
 
 GENDER_COLORS_BGR = {"woman": (40, 150, 255), "man": (255, 170, 40)}
-"""Orange for a stated woman, blue for a stated man; :data:`UNSURE_COLOR_BGR` while unsure."""
-UNSURE_COLOR_BGR = (220, 220, 220)
+"""Orange for a stated woman, blue for a stated man; :data:`UNSURE_COLOR_BGR` (yellow) while unsure."""
+UNSURE_COLOR_BGR = (0, 220, 255)
 DEFAULT_COLOR_BGR = (0, 220, 0)
 """No gender model: green."""
 COASTING_COLOR_BGR = (150, 150, 150)
@@ -43,7 +43,10 @@ FACE_MARGIN = 0.1
 """Room kept free around each face box for labels, as a fraction of the box's size."""
 LEADER_REACH = 2.0
 """How far a label may go from its face, in face sizes (or label heights, if larger)."""
-LEADER_CHOICES = 200
+AWAY_SEARCHES = 20
+"""Searches for a place away from the face (the costly part) per frame at most: a crowd's last faces
+get only the places beside their boxes, so the drawing stays fast."""
+LEADER_CHOICES = 50
 """The nearest free places tried for a leader line that crosses nothing."""
 
 Rectangle = tuple[int, int, int, int]
@@ -87,7 +90,7 @@ def box_rectangle(result: FaceResult) -> Rectangle:
 
 
 def box_color(result: FaceResult) -> tuple[int, int, int]:
-    """Grey while a track coasts; else the gender state: orange (woman), blue (man), light grey (unsure)."""
+    """Grey while a track coasts; else the gender state: orange (woman), blue (man), yellow (unsure)."""
     if not result.detected:
         return COASTING_COLOR_BGR
     gender = result.attributes.get("gender")
@@ -201,6 +204,19 @@ def segments_intersect(start: np.ndarray, end: np.ndarray, others: np.ndarray) -
     return ((side(a, b, c) * side(a, b, d) < 0) & (side(c, d, a) * side(c, d, b) < 0)).any(axis=1)
 
 
+def covers_any(places: np.ndarray, obstacles: np.ndarray, area: Rectangle) -> np.ndarray:
+    """For each of ``places [M, 4]`` inside ``area``, whether it overlaps any of ``obstacles [N, 4]``
+    (whole pixels): one sum over an integral image per place, whatever the number of obstacles."""
+    ax0, ay0, ax1, ay1 = area
+    occupied = np.zeros((ay1 - ay0, ax1 - ax0), np.uint8)
+    for ox0, oy0, ox1, oy1 in obstacles.astype(np.int64):
+        occupied[max(0, oy0 - ay0) : max(0, oy1 - ay0), max(0, ox0 - ax0) : max(0, ox1 - ax0)] = 1
+    integral = cv2.integral(occupied)
+    px0, py0, px1, py1 = (places - np.array([ax0, ay0, ax0, ay0])).T
+    total = integral[py1, px1] - integral[py0, px1] - integral[py1, px0] + integral[py0, px0]
+    return total > 0
+
+
 def place_away(
     face: Rectangle,
     size: tuple[int, int],
@@ -215,8 +231,8 @@ def place_away(
     frame_width, frame_height = frame
     x0, y0, x1, y1 = face
     reach = LEADER_REACH * max(x1 - x0, y1 - y0, height)
-    low_x, high_x = max(0, x0 - reach - width), min(frame_width - width, x1 + reach)
-    low_y, high_y = max(0, y0 - reach - height), min(frame_height - height, y1 + reach)
+    low_x, high_x = max(0, int(x0 - reach - width)), min(frame_width - width, int(x1 + reach))
+    low_y, high_y = max(0, int(y0 - reach - height)), min(frame_height - height, int(y1 + reach))
     if low_x > high_x or low_y > high_y:
         return None
     # Only what lies within reach matters.
@@ -241,11 +257,9 @@ def place_away(
     distance = np.hypot(dx, dy)
     order = np.argsort(distance, kind="stable")
     order = order[distance[order] <= reach]
-    candidates = places[order].astype(float)
-    free = order[
-        ~overlaps_any(places[order], obstacles)
-        & ~segments_through_rectangles(leaders[:, :2], leaders[:, 2:], candidates).any(axis=0)
-    ]
+    free = order[~covers_any(places[order], obstacles, area)]
+    if len(leaders):
+        free = free[~segments_through_rectangles(leaders[:, :2], leaders[:, 2:], places[free]).any(axis=0)]
     free = free[:LEADER_CHOICES]
     if len(free) == 0:
         return None
@@ -280,6 +294,7 @@ def plan_labels(
     leaders = np.zeros((0, 4))
     scale = frame_font_scale(frame_width)
     labels: list[Label] = []
+    searches = 0
     order = sorted(
         (index for index, result in enumerate(results) if result.detected),
         key=lambda index: -results[index].box.width * results[index].box.height,
@@ -309,7 +324,8 @@ def plan_labels(
             if not taken.all():
                 place = tuple(int(value) for value in beside[int(np.argmin(taken))])
                 label = Label(index, lines, font_scale, place)  # type: ignore[arg-type]
-            elif visible[index]:
+            elif visible[index] and searches < AWAY_SEARCHES:
+                searches += 1
                 away = place_away(face, (width, height), frame, obstacles, leaders, shown.index(index))
                 if away is not None:
                     label = Label(index, lines, font_scale, *away)
@@ -391,6 +407,8 @@ def draw_results(
     labels = plan_labels(results, frame, [opacity > 0 for opacity in opacities])
     for label in labels:
         if label.leader is not None:
+            # A dark edge keeps the thin line visible on any background.
+            cv2.line(canvas, *label.leader, TEXT_COLOR_BGR, 3, cv2.LINE_AA)
             cv2.line(canvas, *label.leader, colors[label.face], 1, cv2.LINE_AA)
     # Labels after all boxes and leader lines, so no line crosses a label.
     for label in labels:
