@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from face_affect.drawing import draw_results
+from face_affect.drawing import Overlay, draw_results
 from face_affect.errors import ModelError, SettingsError
 from face_affect.pipeline import FaceAffectPipeline
 from face_affect.saliency import GuidedBackpropagation, explain_faces, face_panel
@@ -221,6 +221,7 @@ def run_video(pipeline: FaceAffectPipeline, settings: Settings, arguments: argpa
     video = VideoPipeline(pipeline, settings)
     fps = capture.get(cv2.CAP_PROP_FPS) or 15.0
     writer = None
+    overlay = Overlay()
     frame_index = 0
     started = time.monotonic()
     try:
@@ -236,7 +237,7 @@ def run_video(pipeline: FaceAffectPipeline, settings: Settings, arguments: argpa
                 if writer is None:
                     fourcc = cv2.VideoWriter_fourcc(*"mp4v")
                     writer = cv2.VideoWriter(str(arguments.output), fourcc, fps, (frame.shape[1], frame.shape[0]))
-                writer.write(draw_results(frame, results))
+                writer.write(overlay.draw(frame, results, timestamp))
             frame_index += 1
     finally:
         capture.release()

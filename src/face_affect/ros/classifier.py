@@ -12,7 +12,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from face_affect.classifiers import FaceClassifiers
-from face_affect.drawing import draw_results
+from face_affect.drawing import Overlay
 from face_affect.errors import ModelError, SettingsError
 from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
 from face_affect.ros.hri import FacePublishers
@@ -69,6 +69,7 @@ class ClassifierNode(rospy.SubscribeListener):
         self.stamp_limits = StampLimits.from_settings(settings)
         self.rejections = ThrottledLog(rospy.logwarn)
         self.matcher = StampMatcher(settings.annotated_buffer)
+        self.overlay = Overlay()
         self.annotation_counts = WorkerCounts()
         self.image_subscriber: rospy.Subscriber | None = None
         self.subscription_lock = threading.Lock()
@@ -196,7 +197,7 @@ class ClassifierNode(rospy.SubscribeListener):
         except ImageError as error:
             self.rejections(f"{rospy.get_name()}: annotated frame: {error}")
             return
-        annotated = draw_results(image, results)
+        annotated = self.overlay.draw(image, results, frame.header.stamp.to_sec())
         self.annotated_publisher.publish(self.converter.to_message(annotated, "bgr8", frame.header))
         self.annotation_counts.processed += 1
         self.annotation_counts.processing_seconds += time.perf_counter() - start

@@ -1,17 +1,23 @@
 """``record_results``: what ``make demo`` keeps, results as JSON lines and annotated frames.
 
 Subscribing to ``annotated`` is what makes the classifier draw, so this node
-also exercises the lazy path.
+also exercises the lazy path. Once it has recorded ``~duration`` seconds, it ends the
+roslaunch that started it as Ctrl-C does (:func:`end_launch`): the demo ends as the
+success it is, not with a dead required node.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import threading
 import time
 from collections import Counter
 from pathlib import Path
+from xmlrpc.client import Error as XmlRpcError
+from xmlrpc.client import ServerProxy
 
 import cv2
 import numpy as np
@@ -128,7 +134,40 @@ def record_results() -> int:
     recorder.close()
     (output_directory / "summary.txt").write_text(summary + "\n")
     rospy.loginfo(f"{rospy.get_name()}:\n{summary}")
+    if duration > 0 and end_launch():
+        rospy.spin()  # until the launch's shutdown reaches this node
     return 0
+
+
+def launching_process() -> int | None:
+    """The pid of the roslaunch that started this node, or ``None`` (started by rosrun, or a test).
+
+    A roslaunch server lists its XML-RPC address under ``/roslaunch/uris`` and answers ``get_pid``;
+    the one whose pid is this process's parent started it."""
+    parent = os.getppid()
+    try:
+        addresses = rospy.get_param("/roslaunch/uris", {})
+    except (KeyError, OSError):
+        return None
+    for address in addresses.values():
+        try:
+            _, _, pid = ServerProxy(address).get_pid()
+        except (OSError, ValueError, XmlRpcError):
+            continue
+        if pid == parent:
+            return parent
+    return None
+
+
+def end_launch() -> bool:
+    """Asks the roslaunch that started this node to end the launch, as Ctrl-C does (SIGINT: every node is
+    stopped in turn, this one too); False where no roslaunch started it."""
+    pid = launching_process()
+    if pid is None:
+        return False
+    rospy.loginfo(f"{rospy.get_name()}: recording done, ending the launch")
+    os.kill(pid, signal.SIGINT)
+    return True
 
 
 def describe_ages(ages: list[float]) -> str:
