@@ -25,8 +25,9 @@ from std_msgs.msg import Header  # noqa: E402
 from conftest import over_the_wire  # noqa: E402
 from face_affect.cropping import crop_face, transmissible_margin  # noqa: E402
 from face_affect.detectors.haar import HaarFaceDetector  # noqa: E402
+from face_affect.image_messages import ImageError  # noqa: E402
 from face_affect.msg import FaceDetection, FaceDetectionArray  # noqa: E402
-from face_affect.ros.images import ImageConverter, ImageError  # noqa: E402
+from face_affect.ros.images import ImageConverter  # noqa: E402
 from face_affect.ros.messages import MAX_FACES, FaceMessageError, detection_array, tracked_faces  # noqa: E402
 from face_affect.tracking import Track  # noqa: E402
 from face_affect.types import FaceBox  # noqa: E402

@@ -20,8 +20,9 @@ from std_msgs.msg import Header  # noqa: E402
 
 from conftest import over_the_wire  # noqa: E402
 from face_affect.geometry import box_iou  # noqa: E402
+from face_affect.image_messages import SUPPORTED_ENCODINGS, ImageError  # noqa: E402
 from face_affect.ros.hri import expression_message, region_message, softbiometrics_message  # noqa: E402
-from face_affect.ros.images import SUPPORTED_ENCODINGS, ImageConverter, ImageError  # noqa: E402
+from face_affect.ros.images import ImageConverter  # noqa: E402
 from face_affect.ros.latest import LatestMessageWorker  # noqa: E402
 from face_affect.ros.matching import StampMatcher  # noqa: E402
 from face_affect.ros.memory import MALLOC_TRIM, MALLOPT  # noqa: E402

@@ -14,9 +14,10 @@ from std_msgs.msg import Header
 from face_affect.classifiers import FaceClassifiers
 from face_affect.drawing import Overlay
 from face_affect.errors import ModelError, SettingsError
+from face_affect.image_messages import ImageError
 from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
 from face_affect.ros.hri import FacePublishers
-from face_affect.ros.images import BUFF_SIZE, ImageConverter, ImageError, subscribe_image
+from face_affect.ros.images import BUFF_SIZE, ImageConverter, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker, WorkerCounts
 from face_affect.ros.matching import StampMatcher
 from face_affect.ros.messages import FaceMessageError, TrackedFace, affect_array, heatmap_array, tracked_faces

@@ -11,10 +11,11 @@ import rospy
 from sensor_msgs.msg import CompressedImage, Image
 
 from face_affect.errors import FrameError
+from face_affect.image_messages import ImageError
 from face_affect.msg import FaceDetectionArray
 from face_affect.pipeline import FaceAffectPipeline
 from face_affect.redetection import TrackingDetector
-from face_affect.ros.images import ImageConverter, ImageError, image_topic, subscribe_image
+from face_affect.ros.images import ImageConverter, image_topic, subscribe_image
 from face_affect.ros.latest import LatestMessageWorker
 from face_affect.ros.messages import detection_array
 from face_affect.ros.node import (

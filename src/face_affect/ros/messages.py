@@ -12,6 +12,7 @@ from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import Header
 
 from face_affect.cropping import crop_region
+from face_affect.message_fields import affect_fields
 from face_affect.msg import (
     FaceAffect,
     FaceAffectArray,
@@ -23,7 +24,7 @@ from face_affect.msg import (
 from face_affect.ros.images import ImageConverter
 from face_affect.saliency import SaliencyMaps, heatmap_image
 from face_affect.tracking import Track
-from face_affect.types import Attribute, FaceBox, FaceResult
+from face_affect.types import FaceBox, FaceResult
 
 
 def region_of_interest(box: FaceBox) -> RegionOfInterest:
@@ -155,28 +156,6 @@ def tracked_faces(message: FaceDetectionArray, converter: ImageConverter) -> lis
     return faces
 
 
-def probabilities_in_order(attribute: Attribute, labels: Sequence[str]) -> list[float]:
-    return [float(attribute.probabilities[label]) for label in labels]
-
-
-def attribute_fields(prefix: str, attribute: Attribute | None, labels: Sequence[str]) -> dict[str, object]:
-    """``{prefix}``, ``{prefix}_confidence`` and ``{prefix}_probabilities`` of a FaceAffect; empty ones if unknown."""
-    if attribute is None:
-        return {prefix: "", f"{prefix}_confidence": 0.0, f"{prefix}_probabilities": []}
-    return {
-        prefix: attribute.label,
-        f"{prefix}_confidence": attribute.confidence,
-        f"{prefix}_probabilities": probabilities_in_order(attribute, labels),
-    }
-
-
-def quantity_fields(prefix: str, attribute: Attribute | None) -> dict[str, float]:
-    """``{prefix}`` (years) and ``{prefix}_std`` of an age estimate; NaN and 0 where there is none."""
-    if attribute is None or attribute.value is None:
-        return {prefix: math.nan, f"{prefix}_std": 0.0}
-    return {prefix: attribute.value, f"{prefix}_std": attribute.spread or 0.0}
-
-
 def affect_array(
     header: Header,
     results: Sequence[FaceResult],
@@ -184,24 +163,14 @@ def affect_array(
     emotion_labels: Sequence[str],
 ) -> FaceAffectArray:
     """Tracked results: ``attributes`` smoothed, ``frame_attributes`` per frame."""
-    faces = []
-    for result in results:
-        fields: dict[str, object] = {}
-        for task, labels in (("gender", gender_labels), ("emotion", emotion_labels)):
-            fields.update(attribute_fields(task, result.attributes.get(task), labels))
-            fields.update(attribute_fields(f"frame_{task}", (result.frame_attributes or {}).get(task), labels))
-        age = result.attributes.get("age")
-        fields.update(quantity_fields("age", age), age_confidence=age.confidence if age else 0.0)
-        fields.update(quantity_fields("frame_age", (result.frame_attributes or {}).get("age")))
-        faces.append(
-            FaceAffect(
-                track_id=result.track_id or "",
-                first_seen=to_time(result.first_seen or 0.0),
-                detected=result.detected,
-                roi=region_of_interest(result.box),
-                **fields,
-            )
+    faces = [
+        FaceAffect(
+            first_seen=to_time(result.first_seen or 0.0),
+            roi=region_of_interest(result.box),
+            **affect_fields(result, gender_labels, emotion_labels),
         )
+        for result in results
+    ]
     return FaceAffectArray(
         header=header,
         gender_labels=list(gender_labels),
