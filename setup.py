@@ -17,11 +17,21 @@ PACKAGES = [
     "face_affect.training",
 ]
 PACKAGE_DIRECTORIES = {"": "src"}
-PACKAGE_DATA = {"face_affect": ["models/*.onnx", "models/MODEL_CARD.md"]}
+# message_definitions links to msg/: the definitions that face-affect bag writes into its output bags.
+PACKAGE_DATA = {"face_affect": ["models/*.onnx", "models/MODEL_CARD.md", "message_definitions/*.msg"]}
 # What the library imports at run time. OpenCV is the exception: ROS needs Debian's python3-opencv, the
 # one cv_bridge is built against, and a pip wheel would shadow it, so a ROS-free install asks for the
 # "opencv" extra (opencv-python-headless) and catkin leaves it out.
-RUNTIME_REQUIREMENTS = ["numpy<2", "onnxruntime>=1.16", "onnx>=1.14", "pyyaml>=5", "scipy>=1.6"]
+# rosbags reads and writes ROS 1 and ROS 2 bags without ROS (face-affect bag); tqdm draws the CLI's progress bar.
+RUNTIME_REQUIREMENTS = [
+    "numpy<2",
+    "onnxruntime>=1.16",
+    "onnx>=1.14",
+    "pyyaml>=5",
+    "scipy>=1.6",
+    "rosbags>=0.11",
+    "tqdm>=4.60",
+]
 EXTRAS = {
     "opencv": ["opencv-python-headless<5"],
     "train": ["torch==2.13.0"],
@@ -51,7 +61,7 @@ else:
     }
 
 setup(
-    python_requires=">=3.9",
+    python_requires=">=3.10",  # rosbags needs 3.10,
     install_requires=RUNTIME_REQUIREMENTS,
     extras_require=EXTRAS,
     **arguments,

@@ -1,11 +1,13 @@
-"""Command line: ``python -m face_affect image PATH... [--annotate DIR] [--saliency DIR]`` and ``video SOURCE``.
+"""Command line: ``python -m face_affect image PATH...``, ``video SOURCE`` and ``bag RECORDING``.
 
-``--config FILE``, ``--set KEY=VALUE`` and ``--json`` go before or after the subcommand.
+``--config FILE``, ``--set KEY=VALUE``, ``--json`` and ``--quiet`` go before or after the subcommand.
 ``image`` prints one JSON object per image (JSON lines), each image on its own: no
 tracking across unrelated photos. A file that cannot be read (missing, empty,
 truncated, not an image) is named on stderr with the reason, the others are still
 processed, and the exit status is 1. ``video`` tracks people across frames and prints
-their smoothed estimates (:mod:`face_affect.video`).
+their smoothed estimates (:mod:`face_affect.video`). ``bag`` does the same for each image topic
+of a ROS 1 or ROS 2 bag (:mod:`face_affect.recordings`). On a terminal, stderr shows their progress
+(:mod:`face_affect.progress`); every command ends with a one-line summary there.
 """
 
 from __future__ import annotations
@@ -14,14 +16,24 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from face_affect.drawing import Overlay, draw_results
-from face_affect.errors import ModelError, SettingsError
+from face_affect.errors import ModelError, RecordingError, SettingsError
 from face_affect.pipeline import FaceAffectPipeline
+from face_affect.progress import Progress
+from face_affect.recordings import (
+    ANNOTATED_TOPIC,
+    RESULTS_TOPIC,
+    RecordedFaces,
+    Recording,
+    RecordingAnalyser,
+    RecordingWriter,
+)
 from face_affect.saliency import GuidedBackpropagation, explain_faces, face_panel
 from face_affect.settings import Settings, load_settings, parse_assignment
 from face_affect.types import FaceResult
@@ -36,7 +48,7 @@ AFTER_COMMAND = "_after_command"
 
 
 def add_shared_options(parser: argparse.ArgumentParser, suffix: str = "") -> None:
-    """``--config``, ``--set`` and ``--json``: accepted before and after the subcommand alike.
+    """``--config``, ``--set``, ``--json`` and ``--quiet``: accepted before and after the subcommand alike.
 
     argparse lets a subcommand's parser overwrite what the main parser read, so the copies
     after the subcommand write to their own destinations and :func:`parse_arguments` merges them.
@@ -57,6 +69,12 @@ def add_shared_options(parser: argparse.ArgumentParser, suffix: str = "") -> Non
         dest=f"json{suffix}",
         action="store_true",
         help="JSON lines on stdout: the default and only format (accepted for older scripts)",
+    )
+    parser.add_argument(
+        "--quiet",
+        dest=f"quiet{suffix}",
+        action="store_true",
+        help="no progress bar and no summary on stderr (errors only)",
     )
 
 
@@ -80,10 +98,28 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     video.add_argument("source", help="a video file, or a camera index such as 0")
     video.add_argument("--output", type=Path, help="write the annotated video here")
     video.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: all)")
-    for command in (image, video):
+    bag = commands.add_parser("bag", help="classify the faces in the image topics of a ROS 1 or ROS 2 bag")
+    bag.add_argument("recording", type=Path, help="a ROS 1 .bag file, or a ROS 2 bag (its folder, .db3 or .mcap)")
+    bag.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        help="an image topic to analyse (repeatable; default: every sensor_msgs/Image and CompressedImage topic)",
+    )
+    bag.add_argument(
+        "--output",
+        type=Path,
+        help=f"write a new bag here: the input's messages plus {RESULTS_TOPIC} (face_affect/FaceAffectArray)",
+    )
+    bag.add_argument(
+        "--annotate-topic",
+        metavar="TOPIC",
+        help=f"with --output, also write this image topic's frames with the overlay as {ANNOTATED_TOPIC}",
+    )
+    for command in (image, video, bag):
         add_shared_options(command, AFTER_COMMAND)
     arguments = parser.parse_args(argv)
-    after = {name: getattr(arguments, name + AFTER_COMMAND) for name in ("config", "set", "json")}
+    after = {name: getattr(arguments, name + AFTER_COMMAND) for name in ("config", "set", "json", "quiet")}
     for name in after:
         delattr(arguments, name + AFTER_COMMAND)
     if arguments.config is not None and after["config"] is not None:
@@ -91,6 +127,9 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     arguments.config = arguments.config if after["config"] is None else after["config"]
     arguments.set = arguments.set + after["set"]  # in command-line order: later ones win
     arguments.json = arguments.json or after["json"]
+    arguments.quiet = arguments.quiet or after["quiet"]
+    if arguments.command == "bag" and arguments.annotate_topic and not arguments.output:
+        parser.error("--annotate-topic needs --output")
     return arguments
 
 
@@ -165,27 +204,45 @@ def run_images(pipeline: FaceAffectPipeline, arguments: argparse.Namespace) -> i
         ]
     if arguments.annotate:
         arguments.annotate.mkdir(parents=True, exist_ok=True)
-    for path in expand_paths(arguments.paths):
-        image, problem = read_image(path)
-        if image is None:
-            print(f"face_affect: {path}: {problem}", file=sys.stderr)
-            failures += 1
-            continue
-        results = pipeline.process(image)
-        record = {
-            "image": str(path),
-            "width": image.shape[1],
-            "height": image.shape[0],
-            "faces": [result.to_json() for result in results],
-        }
-        print(json.dumps(record), flush=True)
-        if arguments.annotate:
-            cv2.imwrite(str(arguments.annotate / f"{path.stem}_annotated.jpg"), draw_results(image, results))
-        if explainers:
-            crops = pipeline.face_crops(image, [result.box for result in results])
-            for explainer in explainers:
-                write_saliency(explainer, crops, results, pipeline.crop_margin, arguments.saliency, path.stem)
+    paths = expand_paths(arguments.paths)
+    progress = Progress(len(paths), "image", arguments.quiet, tracked=False)
+    try:
+        for path in paths:
+            failures += not process_image(pipeline, path, arguments, explainers, progress)
+    finally:
+        progress.close()
     return 1 if failures else 0
+
+
+def process_image(
+    pipeline: FaceAffectPipeline,
+    path: Path,
+    arguments: argparse.Namespace,
+    explainers: list[GuidedBackpropagation],
+    progress: Progress,
+) -> bool:
+    """One image file: its JSON line, annotated copy and saliency maps; ``False`` if it cannot be read."""
+    image, problem = read_image(path)
+    if image is None:
+        progress.note(f"face_affect: {path}: {problem}")
+        progress.skip()
+        return False
+    results = pipeline.process(image)
+    record = {
+        "image": str(path),
+        "width": image.shape[1],
+        "height": image.shape[0],
+        "faces": [result.to_json() for result in results],
+    }
+    print(json.dumps(record), flush=True)
+    if arguments.annotate:
+        cv2.imwrite(str(arguments.annotate / f"{path.stem}_annotated.jpg"), draw_results(image, results))
+    if explainers:
+        crops = pipeline.face_crops(image, [result.box for result in results])
+        for explainer in explainers:
+            write_saliency(explainer, crops, results, pipeline.crop_margin, arguments.saliency, path.stem)
+    progress.update(results)
+    return True
 
 
 def write_saliency(
@@ -220,6 +277,10 @@ def run_video(pipeline: FaceAffectPipeline, settings: Settings, arguments: argpa
         return 1
     video = VideoPipeline(pipeline, settings)
     fps = capture.get(cv2.CAP_PROP_FPS) or 15.0
+    frames = 0 if camera else max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+    if arguments.max_frames > 0:
+        frames = min(frames, arguments.max_frames) if frames else arguments.max_frames
+    progress = Progress(frames, "frame", arguments.quiet)
     writer = None
     overlay = Overlay()
     frame_index = 0
@@ -238,12 +299,91 @@ def run_video(pipeline: FaceAffectPipeline, settings: Settings, arguments: argpa
                     fourcc = cv2.VideoWriter_fourcc(*"mp4v")
                     writer = cv2.VideoWriter(str(arguments.output), fourcc, fps, (frame.shape[1], frame.shape[0]))
                 writer.write(overlay.draw(frame, results, timestamp))
+            progress.update(results)
             frame_index += 1
     finally:
         capture.release()
         if writer is not None:
             writer.release()
+        progress.close()
     return 0
+
+
+def run_bag(pipeline: FaceAffectPipeline, settings: Settings, arguments: argparse.Namespace) -> int:
+    """One JSON line per image message, in bag order (:func:`face_affect.recordings.analyse_recording`), and with
+    ``--output`` a copy of the bag with the results. A damaged bag is answered up to the damage, then exit 1."""
+    try:
+        recording = Recording(arguments.recording)
+    except RecordingError as error:
+        print(f"face_affect: {error}", file=sys.stderr)
+        return 1
+    with recording:
+        try:
+            topics = recording.select(arguments.topic)
+            if arguments.annotate_topic and arguments.annotate_topic not in topics:
+                raise RecordingError(f"--annotate-topic {arguments.annotate_topic} is not among {', '.join(topics)}")
+            writer = (
+                RecordingWriter(arguments.output, recording, bool(arguments.annotate_topic))
+                if arguments.output
+                else None
+            )
+        except RecordingError as error:
+            print(f"face_affect: {error}", file=sys.stderr)
+            return 1
+        if not arguments.topic:
+            print(f"face_affect: {recording.path}: image topics {', '.join(topics)}", file=sys.stderr)
+        progress = Progress(recording.image_count(topics), "image", arguments.quiet)
+        try:
+            return analyse_bag(pipeline, settings, recording, topics, writer, arguments, progress)
+        finally:
+            if writer is not None:
+                writer.close()
+            progress.close()
+
+
+def analyse_bag(
+    pipeline: FaceAffectPipeline,
+    settings: Settings,
+    recording: Recording,
+    topics: list[str],
+    writer: RecordingWriter | None,
+    arguments: argparse.Namespace,
+    progress: Progress,
+) -> int:
+    analyser = RecordingAnalyser(pipeline, settings)
+    labels = {task: classifier.labels for task, classifier in pipeline.classifiers.items()}
+    skipped: Counter[str] = Counter()
+    overlay = Overlay()  # of --annotate-topic: one camera
+    try:
+        for message in recording.messages(topics, everything=writer is not None):
+            if writer is not None:
+                writer.copy(message)
+            image = message.image
+            if image is None:
+                continue
+            if image.frame is None:
+                if not skipped[image.topic]:
+                    progress.note(
+                        f"face_affect: {image.topic}: image at {image.time_ns / 1e9:.3f} s skipped: {image.problem}"
+                    )
+                skipped[image.topic] += 1
+                progress.skip()
+                continue
+            faces = analyser.analyse(image)
+            print(json.dumps(RecordedFaces(image, faces).to_json()), flush=True)
+            if writer is not None:
+                writer.write_results(image, faces, labels)
+                if image.topic == arguments.annotate_topic:
+                    writer.write_annotated(image, overlay.draw(image.frame, faces, image.seconds))
+            progress.update(faces, image.topic)
+    except RecordingError as error:
+        progress.note(f"face_affect: {error}")
+        return 1
+    finally:
+        for topic, count in skipped.items():
+            if count > 1:
+                progress.note(f"face_affect: {topic}: {count} images skipped")
+    return 1 if skipped else 0
 
 
 def cli_settings(arguments: argparse.Namespace) -> Settings:
@@ -264,4 +404,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if arguments.command == "image":
         return run_images(pipeline, arguments)
+    if arguments.command == "bag":
+        return run_bag(pipeline, settings, arguments)
     return run_video(pipeline, settings, arguments)

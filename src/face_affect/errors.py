@@ -20,3 +20,7 @@ class SettingsError(ValueError):
 
 class MissingPackageError(ValueError):
     """An optional package that a setting needs is not installed (``ros4hri: true`` without ``hri_msgs``)."""
+
+
+class RecordingError(ValueError):
+    """A recording (ROS bag) that cannot be read or written: missing, not a bag, cut short, a topic it lacks."""

@@ -1,0 +1,389 @@
+"""ROS bags without ROS: every camera image of a recording analysed, and the results written back into a copy.
+
+Reads ROS 1 ``.bag`` files and ROS 2 bags (a folder with ``metadata.yaml``, or one ``.db3``
+or ``.mcap`` file) through ``rosbags`` (Ternaris, Apache-2.0), which reads and writes both ROS
+versions and every rosbag2 storage in pure Python, with message definitions taken from the
+bag itself. The ``mcap`` packages read MCAP only (``mcap-ros1-support`` is ROS 1 messages in
+MCAP, not ``.bag`` files) and no sqlite3 bags, which are rosbag2's default before Iron.
+
+Each image topic is one camera: its own tracks and smoothing (:class:`~face_affect.video.VideoPipeline`),
+in message time (the header stamp; the bag's time where the stamp is zero), as on the robot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinitionFormat
+from rosbags.rosbag1 import Writer as Ros1Writer
+from rosbags.rosbag2 import StoragePlugin
+from rosbags.rosbag2 import Writer as Ros2Writer
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys.store import Typestore
+
+from face_affect.errors import RecordingError
+from face_affect.image_messages import ImageError, bgr_image_fields, compressed_to_bgr, raw_to_bgr
+from face_affect.message_fields import affect_fields
+from face_affect.pipeline import FaceAffectPipeline
+from face_affect.settings import PACKAGE_DIRECTORY, Settings, as_settings
+from face_affect.types import FaceResult
+from face_affect.video import VideoPipeline
+
+RAW_IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
+IMAGE_TYPES = (RAW_IMAGE, COMPRESSED_IMAGE)
+RESULTS_TOPIC = "/face_affect/results"
+ANNOTATED_TOPIC = "/face_affect/annotated"
+RESULTS_TYPE = "face_affect/msg/FaceAffectArray"
+MESSAGE_DEFINITIONS = PACKAGE_DIRECTORY / "message_definitions"
+"""``msg/`` of the repository (a link, installed with the package): the definitions written into output bags."""
+ROS1_MAGIC = b"#ROSBAG V2.0"
+
+
+@dataclass
+class RecordedImage:
+    """One image message of a recording, decoded (``frame``) or not (``problem`` says why)."""
+
+    topic: str
+    stamp_ns: int
+    """The header stamp, integer nanoseconds (0 if the camera left it unset)."""
+    time_ns: int
+    """When the bag recorded it, nanoseconds."""
+    frame: np.ndarray | None
+    problem: str = ""
+    header: Any = None
+    """The message's ``std_msgs/Header`` as the bag reader decoded it."""
+
+    @property
+    def seconds(self) -> float:
+        """The frame's time for tracking: its stamp, or the bag's time for an unstamped image."""
+        return (self.stamp_ns or self.time_ns) / 1e9
+
+
+@dataclass
+class RecordedFaces:
+    """What :func:`analyse_recording` yields per image message: the image and its confirmed tracks."""
+
+    image: RecordedImage
+    faces: list[FaceResult] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's line: ``image`` mode's keys (``width``, ``height``, ``faces``), ``topic`` and ``stamp_ns``."""
+        frame = self.image.frame
+        height, width = frame.shape[:2] if frame is not None else (0, 0)
+        return {
+            "topic": self.image.topic,
+            "stamp_ns": self.image.stamp_ns,
+            "width": width,
+            "height": height,
+            "faces": [face.to_json() for face in self.faces],
+        }
+
+
+@dataclass
+class Message:
+    """One message of the recording in bag order; ``image`` is set for the selected image topics."""
+
+    connection: Connection
+    time_ns: int
+    data: bytes | memoryview
+    image: RecordedImage | None = None
+
+
+def stamp_of(header: Any) -> int:
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+def bag_path(path: Path) -> Path:
+    """What ``rosbags`` opens for ``path``: a ``.db3``/``.mcap`` inside a bag folder means the folder."""
+    if path.suffix in (".db3", ".mcap") and (path.parent / "metadata.yaml").is_file():
+        return path.parent
+    return path
+
+
+class Recording:
+    """An open bag (use as a context manager): its topics and its image messages in bag order."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise RecordingError(f"{self.path}: not found")
+        if self.path.is_file() and self.path.suffix not in (".bag", ".db3", ".mcap"):
+            raise RecordingError(
+                f"{self.path}: not a bag (a ROS 1 bag is a .bag file, a ROS 2 bag a folder with metadata.yaml, "
+                "a .db3 or a .mcap file)"
+            )
+        if self.path.is_dir() and not (self.path / "metadata.yaml").is_file():
+            raise RecordingError(f"{self.path}: not a ROS 2 bag (no metadata.yaml in the folder)")
+        try:
+            self.reader = AnyReader([bag_path(self.path)], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
+            self.reader.open()
+        except (AnyReaderError, FileNotFoundError, OSError) as error:
+            raise RecordingError(f"{self.path}: not a readable bag ({describe(error)})") from error
+        self.ros1 = not self.reader.is2
+        self.messages_read = 0
+        self.last_time_ns: int | None = None
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.reader.stack is not None:
+            self.reader.close()
+
+    @property
+    def topics(self) -> dict[str, str]:
+        """Every topic and its message type."""
+        return {connection.topic: connection.msgtype for connection in self.reader.connections}
+
+    @property
+    def image_topics(self) -> list[str]:
+        return sorted(topic for topic, kind in self.topics.items() if kind in IMAGE_TYPES)
+
+    def select(self, topics: Sequence[str] = ()) -> list[str]:
+        """``topics`` checked (each must be an image topic of the bag), or every image topic if none are given."""
+        if not topics:
+            if not self.image_topics:
+                raise RecordingError(f"{self.path}: no image topic; topics: {self.describe_topics()}")
+            return self.image_topics
+        for topic in topics:
+            kind = self.topics.get(topic)
+            if kind is None:
+                raise RecordingError(f"{self.path}: no topic {topic}; topics: {self.describe_topics()}")
+            if kind not in IMAGE_TYPES:
+                raise RecordingError(f"{self.path}: {topic} is {kind}, not sensor_msgs/Image or CompressedImage")
+        return list(dict.fromkeys(topics))
+
+    def describe_topics(self) -> str:
+        return ", ".join(f"{topic} ({kind})" for topic, kind in sorted(self.topics.items())) or "none"
+
+    def image_count(self, topics: Sequence[str]) -> int:
+        return sum(c.msgcount for c in self.reader.connections if c.topic in topics)
+
+    def messages(self, topics: Sequence[str], everything: bool = False) -> Iterator[Message]:
+        """The messages of ``topics`` (all messages if ``everything``) in bag order, the images decoded.
+
+        A bag cut short yields what it holds up to the damage, then raises :class:`RecordingError`
+        saying after how many messages and at what time it stopped.
+        """
+        wanted = set(topics)
+        connections = [] if everything else [c for c in self.reader.connections if c.topic in wanted]
+        iterator = self.reader.messages(connections=connections)
+        while True:
+            try:
+                connection, time_ns, data = next(iterator)
+            except StopIteration:
+                return
+            except Exception as error:  # rosbags and its storages raise several types for a damaged bag
+                raise RecordingError(self.stopped(describe(error))) from error
+            self.messages_read += 1
+            self.last_time_ns = time_ns
+            image = self.decode(connection, time_ns, data) if connection.topic in wanted else None
+            yield Message(connection, time_ns, data, image)
+
+    def stopped(self, reason: str) -> str:
+        where = "before its first message"
+        if self.last_time_ns is not None:
+            where = f"after {self.messages_read} messages, at {self.last_time_ns / 1e9:.3f} s (bag time)"
+        return f"{self.path}: damaged or cut short, stopped {where}: {reason}"
+
+    def decode(self, connection: Connection, time_ns: int, data: bytes | memoryview) -> RecordedImage:
+        try:
+            message = self.reader.deserialize(data, connection.msgtype)
+        except Exception as error:  # a malformed message is that message's problem, not the bag's
+            return RecordedImage(connection.topic, 0, time_ns, None, f"unreadable message ({describe(error)})")
+        image = RecordedImage(connection.topic, stamp_of(message.header), time_ns, None, header=message.header)
+        try:
+            if connection.msgtype == COMPRESSED_IMAGE:
+                image.frame = compressed_to_bgr(message.data, message.format)
+            else:
+                image.frame = raw_to_bgr(message)
+        except ImageError as error:
+            image.problem = str(error)
+        return image
+
+
+def describe(error: BaseException) -> str:
+    text = " ".join(str(argument) for argument in error.args) or type(error).__name__
+    return text.rstrip(".")
+
+
+class RecordingAnalyser:
+    """One :class:`VideoPipeline` per camera topic over a shared :class:`FaceAffectPipeline` (models loaded once)."""
+
+    def __init__(self, pipeline: FaceAffectPipeline, settings: Settings) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.cameras: dict[str, VideoPipeline] = {}
+
+    def analyse(self, image: RecordedImage) -> list[FaceResult]:
+        """The confirmed tracks of ``image``'s topic after it (``[]`` for an image that was not decoded)."""
+        if image.frame is None:
+            return []
+        camera = self.cameras.get(image.topic)
+        if camera is None:
+            camera = self.cameras[image.topic] = VideoPipeline(self.pipeline, self.settings)
+        return camera.process(image.frame, image.seconds)
+
+
+def analyse_recording(
+    path: str | Path,
+    topics: Sequence[str] = (),
+    settings: Settings | dict | None = None,
+    pipeline: FaceAffectPipeline | None = None,
+) -> Iterator[RecordedFaces]:
+    """Every image message of ``topics`` (default: every image topic) with its faces, in bag order.
+
+    Images that cannot be decoded come with ``image.problem`` and no faces. A missing file, a
+    path that is not a bag, a topic it lacks, or damage part way raise :class:`RecordingError`
+    (after yielding what came before the damage)::
+
+        for answer in analyse_recording("trial.bag", ["/camera/image_raw"]):
+            print(answer.image.stamp_ns, [face.gender.label for face in answer.faces])
+    """
+    settings = as_settings(settings)
+    analyser = RecordingAnalyser(pipeline or FaceAffectPipeline.from_settings(settings), settings)
+    with Recording(path) as recording:
+        for message in recording.messages(recording.select(topics)):
+            assert message.image is not None
+            yield RecordedFaces(message.image, analyser.analyse(message.image))
+
+
+def face_affect_types(typestore: Typestore) -> None:
+    """Registers our message types (``msg/*.msg``) in ``typestore``, so it can write them with their definitions."""
+    types: dict = {}
+    for definition in sorted(MESSAGE_DEFINITIONS.glob("*.msg")):
+        types.update(get_types_from_msg(definition.read_text(), f"face_affect/msg/{definition.stem}"))
+    typestore.register(types)
+
+
+class RecordingWriter:
+    """A new bag of the input's kind: every input message, plus ``/face_affect/results`` per analysed image and,
+    if asked, ``/face_affect/annotated``. Closed (a complete, indexed bag) even when the input stops short."""
+
+    def __init__(self, path: str | Path, recording: Recording, annotated: bool = False) -> None:
+        self.path = Path(path)
+        if self.path.exists():
+            raise RecordingError(f"{self.path}: exists already; bags are written to a new path")
+        self.ros1 = recording.ros1
+        self.typestore = get_typestore(Stores.ROS1_NOETIC if self.ros1 else Stores.ROS2_HUMBLE)
+        face_affect_types(self.typestore)
+        if self.ros1:
+            if self.path.suffix != ".bag":
+                raise RecordingError(f"{self.path}: a ROS 1 bag's copy must be a .bag file")
+            self.writer: Any = Ros1Writer(self.path)
+        else:
+            source = bag_path(recording.path)
+            mcap = source.suffix == ".mcap" or any(source.glob("*.mcap"))
+            plugin = StoragePlugin.MCAP if mcap else StoragePlugin.SQLITE3
+            self.writer = Ros2Writer(self.path, version=8, storage_plugin=plugin)
+        self.writer.open()
+        self.copies: dict[int, Connection] = {}
+        self.results = self.writer.add_connection(RESULTS_TOPIC, RESULTS_TYPE, typestore=self.typestore)
+        self.annotated = (
+            self.writer.add_connection(ANNOTATED_TOPIC, RAW_IMAGE, typestore=self.typestore) if annotated else None
+        )
+        self.types = self.typestore.types
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Finishes the bag (its index and metadata): what was written stays readable."""
+        self.writer.close()
+
+    def copy(self, message: Message) -> None:
+        """The input message, unchanged, on its own topic."""
+        connection = message.connection
+        copy = self.copies.get(connection.id)
+        if copy is None:
+            copy = self.copies[connection.id] = self.add_copy(connection)
+        self.writer.write(copy, message.time_ns, message.data)
+
+    def add_copy(self, connection: Connection) -> Connection:
+        known = connection.msgdef.format != MessageDefinitionFormat.NONE and connection.digest
+        if self.ros1:
+            definition = {"msgdef": connection.msgdef.data, "md5sum": connection.digest} if known else {}
+            return self.writer.add_connection(
+                connection.topic, connection.msgtype, typestore=self.typestore, **definition
+            )
+        ext = connection.ext
+        assert isinstance(ext, ConnectionExtRosbag2)
+        definition = {"msgdef": connection.msgdef.data, "rihs01": connection.digest} if known else {}
+        return self.writer.add_connection(
+            connection.topic,
+            connection.msgtype,
+            typestore=self.typestore,
+            serialization_format=ext.serialization_format,
+            offered_qos_profiles=ext.offered_qos_profiles,
+            **definition,
+        )
+
+    def header(self, image: RecordedImage) -> Any:
+        """The image's header as our typestore's class (a ROS 1 header keeps its ``seq``)."""
+        stamp = self.types["builtin_interfaces/msg/Time"](
+            sec=image.stamp_ns // 1_000_000_000, nanosec=image.stamp_ns % 1_000_000_000
+        )
+        frame_id = getattr(image.header, "frame_id", "")
+        if self.ros1:
+            return self.types["std_msgs/msg/Header"](
+                seq=getattr(image.header, "seq", 0), stamp=stamp, frame_id=frame_id
+            )
+        return self.types["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
+
+    def write_results(
+        self, image: RecordedImage, faces: Iterable[FaceResult], labels: dict[str, Sequence[str]]
+    ) -> None:
+        """A ``FaceAffectArray`` with the image's header, at the image's bag time."""
+        gender_labels, emotion_labels = labels.get("gender", ()), labels.get("emotion", ())
+        time_class = self.types["builtin_interfaces/msg/Time"]
+        roi_class = self.types["sensor_msgs/msg/RegionOfInterest"]
+        face_messages = []
+        for face in faces:
+            fields = affect_fields(face, gender_labels, emotion_labels)
+            for name, value in fields.items():
+                if name.endswith("_probabilities"):
+                    fields[name] = np.asarray(value, np.float32)
+            first_seen = max(0, round((face.first_seen or 0.0) * 1e9))
+            face_messages.append(
+                self.types["face_affect/msg/FaceAffect"](
+                    first_seen=time_class(sec=first_seen // 1_000_000_000, nanosec=first_seen % 1_000_000_000),
+                    roi=roi_class(
+                        x_offset=face.box.x,
+                        y_offset=face.box.y,
+                        height=face.box.height,
+                        width=face.box.width,
+                        do_rectify=False,
+                    ),
+                    **fields,
+                )
+            )
+        message = self.types[RESULTS_TYPE](
+            header=self.header(image),
+            gender_labels=list(gender_labels),
+            emotion_labels=list(emotion_labels),
+            faces=face_messages,
+        )
+        self.writer.write(self.results, image.time_ns, self.serialize(message, RESULTS_TYPE))
+
+    def write_annotated(self, image: RecordedImage, annotated: np.ndarray) -> None:
+        if self.annotated is None:
+            return
+        message = self.types[RAW_IMAGE](header=self.header(image), **bgr_image_fields(annotated))
+        self.writer.write(self.annotated, image.time_ns, self.serialize(message, RAW_IMAGE))
+
+    def serialize(self, message: object, typename: str) -> memoryview:
+        if self.ros1:
+            return self.typestore.serialize_ros1(message, typename)
+        return self.typestore.serialize_cdr(message, typename)

@@ -1,0 +1,86 @@
+"""Real bags of the bundled photos, written with ``rosbags`` as a robot's recorder would: ROS 1 and ROS 2.
+
+Each photo is a camera's view for :data:`FRAMES_PER_PHOTO` frames at 15 Hz, on a bgr8 topic and a
+mono8 one (rows padded, as some drivers send them), with a ``std_msgs/String`` topic between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rosbags.rosbag1 import Writer as Ros1Writer
+from rosbags.rosbag2 import StoragePlugin
+from rosbags.rosbag2 import Writer as Ros2Writer
+from rosbags.typesys import Stores, get_typestore
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+PHOTOS = sorted((REPOSITORY / "data" / "frames").glob("*.jpg"))
+FRAMES_PER_PHOTO = 3
+COLOUR_TOPIC, GREY_TOPIC, TEXT_TOPIC = "/camera/color/image_raw", "/camera/mono/image_raw", "/chatter"
+START_NS = 1_700_000_000_123_456_789
+PERIOD_NS = 1_000_000_000 // 15
+GREY_PADDING = 3
+"""Bytes of padding at the end of each mono8 row."""
+
+
+@dataclass(frozen=True)
+class WrittenImage:
+    topic: str
+    stamp_ns: int
+    photo: Path
+    pixels: np.ndarray
+    """What the message holds, as a frame (BGR or grey)."""
+
+
+def photo_frames() -> list[tuple[Path, np.ndarray, np.ndarray]]:
+    return [(path, colour, cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)) for path in PHOTOS for colour in [cv2.imread(str(path))]]
+
+
+def write_bag(path: Path, ros1: bool, storage: str = "sqlite3") -> list[WrittenImage]:
+    """A bag at ``path`` (``.bag`` for ROS 1, else a rosbag2 folder with ``storage``); returns its images in bag order."""
+    typestore = get_typestore(Stores.ROS1_NOETIC if ros1 else Stores.ROS2_HUMBLE)
+    types = typestore.types
+    if ros1:
+        writer = Ros1Writer(path)
+    else:
+        plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+        writer = Ros2Writer(path, version=8, storage_plugin=plugin)
+    written = []
+    with writer:
+        colour_topic = writer.add_connection(COLOUR_TOPIC, "sensor_msgs/msg/Image", typestore=typestore)
+        grey_topic = writer.add_connection(GREY_TOPIC, "sensor_msgs/msg/Image", typestore=typestore)
+        text_topic = writer.add_connection(TEXT_TOPIC, "std_msgs/msg/String", typestore=typestore)
+        serialize = typestore.serialize_ros1 if ros1 else typestore.serialize_cdr
+        index = 0
+        for photo, colour, grey in photo_frames():
+            height, width = grey.shape
+            padded = np.zeros((height, width + GREY_PADDING), np.uint8)
+            padded[:, :width] = grey
+            for _ in range(FRAMES_PER_PHOTO):
+                stamp_ns = START_NS + index * PERIOD_NS
+                stamp = types["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9)
+                header_fields = {"seq": index} if ros1 else {}
+                for connection, pixels, encoding, rows in (
+                    (colour_topic, colour, "bgr8", colour.reshape(height, -1)),
+                    (grey_topic, grey, "mono8", padded),
+                ):
+                    header = types["std_msgs/msg/Header"](stamp=stamp, frame_id="camera", **header_fields)
+                    message = types["sensor_msgs/msg/Image"](
+                        header=header,
+                        height=height,
+                        width=width,
+                        encoding=encoding,
+                        is_bigendian=0,
+                        step=rows.shape[1],
+                        data=rows.reshape(-1),
+                    )
+                    # Recorded 5 ms after the stamp, the colour camera's message first.
+                    writer.write(connection, stamp_ns + 5_000_000, serialize(message, "sensor_msgs/msg/Image"))
+                    written.append(WrittenImage(connection.topic, stamp_ns, photo, pixels))
+                text = types["std_msgs/msg/String"](data=f"frame {index}")
+                writer.write(text_topic, stamp_ns + 6_000_000, serialize(text, "std_msgs/msg/String"))
+                index += 1
+    return written
