@@ -330,6 +330,11 @@ def run_bag(pipeline: FaceAffectPipeline, settings: Settings, arguments: argpars
         except RecordingError as error:
             print(f"face_affect: {error}", file=sys.stderr)
             return 1
+        if recording.salvaged:
+            print(
+                f"face_affect: {recording.path}: damaged ({recording.damage}); reading its records from the start",
+                file=sys.stderr,
+            )
         if not arguments.topic:
             print(f"face_affect: {recording.path}: image topics {', '.join(topics)}", file=sys.stderr)
         progress = Progress(recording.image_count(topics), "image", arguments.quiet)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinitionFormat
 from rosbags.rosbag1 import Writer as Ros1Writer
 from rosbags.rosbag2 import StoragePlugin
@@ -26,6 +26,7 @@ from rosbags.rosbag2 import Writer as Ros2Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from face_affect.bag_salvage import SalvagedBag, bag_kind
 from face_affect.errors import RecordingError
 from face_affect.image_messages import ImageError, bgr_image_fields, compressed_to_bgr, raw_to_bgr
 from face_affect.message_fields import affect_fields
@@ -42,7 +43,6 @@ ANNOTATED_TOPIC = "/face_affect/annotated"
 RESULTS_TYPE = "face_affect/msg/FaceAffectArray"
 MESSAGE_DEFINITIONS = PACKAGE_DIRECTORY / "message_definitions"
 """``msg/`` of the repository (a link, installed with the package): the definitions written into output bags."""
-ROS1_MAGIC = b"#ROSBAG V2.0"
 
 
 @dataclass
@@ -99,6 +99,14 @@ def stamp_of(header: Any) -> int:
     return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
+def storage_file(path: Path) -> Path | None:
+    """The file that holds a bag's messages: the path itself, or the one .db3 or .mcap file in a ROS 2 bag's folder."""
+    if path.is_file():
+        return path
+    files = [file for file in sorted(path.iterdir()) if file.suffix in (".db3", ".mcap")]
+    return files[0] if len(files) == 1 else None
+
+
 def bag_path(path: Path) -> Path:
     """What ``rosbags`` opens for ``path``: a ``.db3``/``.mcap`` inside a bag folder means the folder."""
     if path.suffix in (".db3", ".mcap") and (path.parent / "metadata.yaml").is_file():
@@ -111,20 +119,31 @@ class Recording:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.damage = ""
+        """Why the bag could not be opened through its index (its records are then read from the start)."""
         if not self.path.exists():
             raise RecordingError(f"{self.path}: not found")
-        if self.path.is_file() and self.path.suffix not in (".bag", ".db3", ".mcap"):
+        if self.path.is_dir() and not (self.path / "metadata.yaml").is_file():
+            raise RecordingError(f"{self.path}: not a ROS 2 bag (no metadata.yaml in the folder)")
+        storage = storage_file(self.path)
+        kind = bag_kind(storage) if storage is not None else ""
+        if not kind:
             raise RecordingError(
                 f"{self.path}: not a bag (a ROS 1 bag is a .bag file, a ROS 2 bag a folder with metadata.yaml, "
                 "a .db3 or a .mcap file)"
             )
-        if self.path.is_dir() and not (self.path / "metadata.yaml").is_file():
-            raise RecordingError(f"{self.path}: not a ROS 2 bag (no metadata.yaml in the folder)")
+        if (kind == "ros1") != (self.path.suffix == ".bag"):
+            raise RecordingError(f"{self.path}: a {'ROS 1' if kind == 'ros1' else 'ROS 2'} bag with the wrong suffix")
+        self.reader: AnyReader | SalvagedBag
         try:
             self.reader = AnyReader([bag_path(self.path)], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
             self.reader.open()
-        except (AnyReaderError, FileNotFoundError, OSError) as error:
-            raise RecordingError(f"{self.path}: not a readable bag ({describe(error)})") from error
+        except Exception as error:  # rosbags raises several types (even UnicodeDecodeError) for a damaged bag
+            self.damage = describe(error)
+            assert storage is not None
+            self.reader = SalvagedBag(storage)
+            if not self.reader.connections:
+                raise RecordingError(f"{self.path}: not a readable bag ({self.damage})") from error
         self.ros1 = not self.reader.is2
         self.messages_read = 0
         self.last_time_ns: int | None = None
@@ -138,6 +157,11 @@ class Recording:
     def close(self) -> None:
         if self.reader.stack is not None:
             self.reader.close()
+
+    @property
+    def salvaged(self) -> bool:
+        """Whether the bag's index was unreadable (:attr:`damage` says why) and its records are read in file order."""
+        return isinstance(self.reader, SalvagedBag)
 
     @property
     def topics(self) -> dict[str, str]:

@@ -20,6 +20,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 PHOTOS = sorted((REPOSITORY / "data" / "frames").glob("*.jpg"))
 FRAMES_PER_PHOTO = 3
 COLOUR_TOPIC, GREY_TOPIC, TEXT_TOPIC = "/camera/color/image_raw", "/camera/mono/image_raw", "/chatter"
+DEPTH_TOPIC = "/camera/depth/image_raw"
 START_NS = 1_700_000_000_123_456_789
 PERIOD_NS = 1_000_000_000 // 15
 GREY_PADDING = 3
@@ -36,11 +37,18 @@ class WrittenImage:
 
 
 def photo_frames() -> list[tuple[Path, np.ndarray, np.ndarray]]:
-    return [(path, colour, cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)) for path in PHOTOS for colour in [cv2.imread(str(path))]]
+    return [
+        (path, colour, cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY))
+        for path in PHOTOS
+        for colour in [cv2.imread(str(path))]
+    ]
 
 
-def write_bag(path: Path, ros1: bool, storage: str = "sqlite3") -> list[WrittenImage]:
-    """A bag at ``path`` (``.bag`` for ROS 1, else a rosbag2 folder with ``storage``); returns its images in bag order."""
+def write_bag(path: Path, ros1: bool, storage: str = "sqlite3", depth: bool = False) -> list[WrittenImage]:
+    """A bag at ``path`` (``.bag`` for ROS 1, else a rosbag2 folder with ``storage``); returns its images in bag order.
+
+    ``depth`` adds :data:`DEPTH_TOPIC`, a 16UC1 image per frame (an encoding we refuse), not among those returned.
+    """
     typestore = get_typestore(Stores.ROS1_NOETIC if ros1 else Stores.ROS2_HUMBLE)
     types = typestore.types
     if ros1:
@@ -53,6 +61,9 @@ def write_bag(path: Path, ros1: bool, storage: str = "sqlite3") -> list[WrittenI
         colour_topic = writer.add_connection(COLOUR_TOPIC, "sensor_msgs/msg/Image", typestore=typestore)
         grey_topic = writer.add_connection(GREY_TOPIC, "sensor_msgs/msg/Image", typestore=typestore)
         text_topic = writer.add_connection(TEXT_TOPIC, "std_msgs/msg/String", typestore=typestore)
+        depth_topic = (
+            writer.add_connection(DEPTH_TOPIC, "sensor_msgs/msg/Image", typestore=typestore) if depth else None
+        )
         serialize = typestore.serialize_ros1 if ros1 else typestore.serialize_cdr
         index = 0
         for photo, colour, grey in photo_frames():
@@ -80,6 +91,17 @@ def write_bag(path: Path, ros1: bool, storage: str = "sqlite3") -> list[WrittenI
                     # Recorded 5 ms after the stamp, the colour camera's message first.
                     writer.write(connection, stamp_ns + 5_000_000, serialize(message, "sensor_msgs/msg/Image"))
                     written.append(WrittenImage(connection.topic, stamp_ns, photo, pixels))
+                if depth_topic is not None:
+                    message = types["sensor_msgs/msg/Image"](
+                        header=types["std_msgs/msg/Header"](stamp=stamp, frame_id="depth", **header_fields),
+                        height=height,
+                        width=width,
+                        encoding="16UC1",
+                        is_bigendian=0,
+                        step=width * 2,
+                        data=np.full(height * width * 2, 7, np.uint8),
+                    )
+                    writer.write(depth_topic, stamp_ns + 5_500_000, serialize(message, "sensor_msgs/msg/Image"))
                 text = types["std_msgs/msg/String"](data=f"frame {index}")
                 writer.write(text_topic, stamp_ns + 6_000_000, serialize(text, "std_msgs/msg/String"))
                 index += 1
