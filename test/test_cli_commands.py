@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import REPOSITORY, run_cli
+from recorded_bags import write_bag
 
 FRAMES = REPOSITORY / "data" / "frames"
 PHOTO = FRAMES / "face_recognition_two_people.jpg"
@@ -46,6 +47,13 @@ def short_video(path: Path) -> Path:
     return path
 
 
+def recorded_bag(path: Path) -> Path:
+    """A ROS 1 bag of the bundled photos (``test/recorded_bags.py``): the README's ``trial.bag``."""
+    if not path.exists():
+        write_bag(path, ros1=True)
+    return path
+
+
 def bundled_examples(tmp_path: Path) -> dict[str, str]:
     """The README's example files, each with the bundled file (or one made in ``tmp_path``) that stands in for it."""
     return {
@@ -53,6 +61,7 @@ def bundled_examples(tmp_path: Path) -> dict[str, str]:
         "../shared/data/photos": str(FRAMES),
         "clip.mp4": str(short_video(tmp_path / "clip.mp4")),
         "clip_annotated.mp4": str(tmp_path / "clip_annotated.mp4"),
+        "trial.bag": str(recorded_bag(tmp_path / "trial.bag")),
     }
 
 
