@@ -21,6 +21,7 @@ PHOTOS = sorted((REPOSITORY / "data" / "frames").glob("*.jpg"))
 FRAMES_PER_PHOTO = 3
 COLOUR_TOPIC, GREY_TOPIC, TEXT_TOPIC = "/camera/color/image_raw", "/camera/mono/image_raw", "/chatter"
 DEPTH_TOPIC = "/camera/depth/image_raw"
+COMPRESSED_TOPIC = "/camera/color/image_raw/compressed"
 START_NS = 1_700_000_000_123_456_789
 PERIOD_NS = 1_000_000_000 // 15
 GREY_PADDING = 3
@@ -44,10 +45,13 @@ def photo_frames() -> list[tuple[Path, np.ndarray, np.ndarray]]:
     ]
 
 
-def write_bag(path: Path, ros1: bool, storage: str = "sqlite3", depth: bool = False) -> list[WrittenImage]:
+def write_bag(
+    path: Path, ros1: bool, storage: str = "sqlite3", depth: bool = False, compressed: bool = False
+) -> list[WrittenImage]:
     """A bag at ``path`` (``.bag`` for ROS 1, else a rosbag2 folder with ``storage``); returns its images in bag order.
 
-    ``depth`` adds :data:`DEPTH_TOPIC`, a 16UC1 image per frame (an encoding we refuse), not among those returned.
+    ``depth`` adds :data:`DEPTH_TOPIC`, a 16UC1 image per frame (an encoding we refuse), not among those returned;
+    ``compressed`` adds :data:`COMPRESSED_TOPIC`, each colour frame as a JPEG (returned with the decoded pixels).
     """
     typestore = get_typestore(Stores.ROS1_NOETIC if ros1 else Stores.ROS2_HUMBLE)
     types = typestore.types
@@ -61,6 +65,11 @@ def write_bag(path: Path, ros1: bool, storage: str = "sqlite3", depth: bool = Fa
         colour_topic = writer.add_connection(COLOUR_TOPIC, "sensor_msgs/msg/Image", typestore=typestore)
         grey_topic = writer.add_connection(GREY_TOPIC, "sensor_msgs/msg/Image", typestore=typestore)
         text_topic = writer.add_connection(TEXT_TOPIC, "std_msgs/msg/String", typestore=typestore)
+        compressed_topic = (
+            writer.add_connection(COMPRESSED_TOPIC, "sensor_msgs/msg/CompressedImage", typestore=typestore)
+            if compressed
+            else None
+        )
         depth_topic = (
             writer.add_connection(DEPTH_TOPIC, "sensor_msgs/msg/Image", typestore=typestore) if depth else None
         )
@@ -91,6 +100,19 @@ def write_bag(path: Path, ros1: bool, storage: str = "sqlite3", depth: bool = Fa
                     # Recorded 5 ms after the stamp, the colour camera's message first.
                     writer.write(connection, stamp_ns + 5_000_000, serialize(message, "sensor_msgs/msg/Image"))
                     written.append(WrittenImage(connection.topic, stamp_ns, photo, pixels))
+                if compressed_topic is not None:
+                    jpeg = cv2.imencode(".jpg", colour, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].reshape(-1)
+                    message = types["sensor_msgs/msg/CompressedImage"](
+                        header=types["std_msgs/msg/Header"](stamp=stamp, frame_id="camera", **header_fields),
+                        format="jpeg",
+                        data=jpeg,
+                    )
+                    writer.write(
+                        compressed_topic, stamp_ns + 5_200_000, serialize(message, "sensor_msgs/msg/CompressedImage")
+                    )
+                    written.append(
+                        WrittenImage(COMPRESSED_TOPIC, stamp_ns, photo, cv2.imdecode(jpeg, cv2.IMREAD_COLOR))
+                    )
                 if depth_topic is not None:
                     message = types["sensor_msgs/msg/Image"](
                         header=types["std_msgs/msg/Header"](stamp=stamp, frame_id="depth", **header_fields),

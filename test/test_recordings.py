@@ -17,7 +17,16 @@ from rosbags.highlevel import AnyReader
 from conftest import run_cli
 from face_affect.pipeline import FaceAffectPipeline
 from face_affect.recordings import ANNOTATED_TOPIC, RESULTS_TOPIC, RESULTS_TYPE, analyse_recording
-from recorded_bags import COLOUR_TOPIC, DEPTH_TOPIC, GREY_TOPIC, PHOTOS, TEXT_TOPIC, WrittenImage, write_bag
+from recorded_bags import (
+    COLOUR_TOPIC,
+    COMPRESSED_TOPIC,
+    DEPTH_TOPIC,
+    GREY_TOPIC,
+    PHOTOS,
+    TEXT_TOPIC,
+    WrittenImage,
+    write_bag,
+)
 
 KINDS = ["ros1", "ros2-sqlite3", "ros2-mcap"]
 EVERY_FRAME = ["--set", "track_confirm_hits=1", "--set", "detection_interval=0"]
@@ -67,6 +76,20 @@ def test_every_image_message_is_answered_once_in_order_with_its_stamp(bags, kind
         seen = sorted(face["box"] for face in record["faces"] if face["detected"])  # not the coasting tracks
         assert seen == sorted(image_mode_boxes(pipeline, image.pixels)), image
     assert {sum(face["detected"] for face in record["faces"]) for record in records} == {2, 6}  # the photos' faces
+
+
+def test_compressed_images_are_answered_as_image_mode_answers_the_file(tmp_path: Path):
+    path = tmp_path / "compressed"
+    written = [image for image in write_bag(path, ros1=False, compressed=True) if image.topic == COMPRESSED_TOPIC]
+    completed = run_cli("bag", str(path), "--topic", COMPRESSED_TOPIC, *EVERY_FRAME)
+    assert completed.returncode == 0, completed.stderr
+    records = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [record["stamp_ns"] for record in records] == [image.stamp_ns for image in written]
+    pipeline = FaceAffectPipeline.from_settings({})
+    for record, image in zip(records, written):
+        seen = sorted(face["box"] for face in record["faces"] if face["detected"])
+        assert seen == sorted(image_mode_boxes(pipeline, image.pixels))
+        assert seen
 
 
 def test_tracks_run_per_topic_in_message_time(bags):
@@ -119,6 +142,7 @@ def test_output_bag_holds_the_input_and_results_for_every_image(bags, kind: str,
     assert all((m.encoding, m.width, m.height) == ("bgr8", 640, m.height) for m in annotated)
 
 
+@pytest.mark.ros
 def test_rosbag_of_ros1_reads_the_results_as_our_message(bags, tmp_path: Path):
     """Any reader decodes them: ROS 1's own rosbag, with the md5 of the message the nodes publish."""
     rosbag = pytest.importorskip("rosbag", reason="ROS 1's rosbag is not installed")
