@@ -21,9 +21,11 @@ import numpy as np
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinitionFormat
 from rosbags.rosbag1 import Writer as Ros1Writer
+from rosbags.rosbag1 import WriterError as Ros1WriterError
 from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2 import Writer as Ros2Writer
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.rosbag2 import WriterError as Ros2WriterError
+from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
 from face_affect.bag_salvage import SalvagedBag, bag_kind
@@ -125,8 +127,8 @@ class Recording:
             raise RecordingError(f"{self.path}: not found")
         if self.path.is_dir() and not (self.path / "metadata.yaml").is_file():
             raise RecordingError(f"{self.path}: not a ROS 2 bag (no metadata.yaml in the folder)")
-        storage = storage_file(self.path)
-        kind = bag_kind(storage) if storage is not None else ""
+        storage = storage_file(self.path)  # None for a ROS 2 bag split over several files
+        kind = bag_kind(storage) if storage is not None else "split"
         if not kind:
             raise RecordingError(
                 f"{self.path}: not a bag (a ROS 1 bag is a .bag file, a ROS 2 bag a folder with metadata.yaml, "
@@ -140,7 +142,8 @@ class Recording:
             self.reader.open()
         except Exception as error:  # rosbags raises several types (even UnicodeDecodeError) for a damaged bag
             self.damage = describe(error)
-            assert storage is not None
+            if storage is None:
+                raise RecordingError(f"{self.path}: not a readable bag ({self.damage})") from error
             self.reader = SalvagedBag(storage)
             if not self.reader.connections:
                 raise RecordingError(f"{self.path}: not a readable bag ({self.damage})") from error
@@ -281,6 +284,17 @@ def analyse_recording(
             yield RecordedFaces(message.image, analyser.analyse(message.image))
 
 
+def register_definition(typestore: Typestore, connection: Connection) -> None:
+    """The message type of ``connection`` as the bag defines it, unless ``typestore`` knows it already."""
+    if connection.msgtype in typestore.fielddefs:
+        return
+    definition = connection.msgdef
+    if definition.format == MessageDefinitionFormat.IDL:
+        typestore.register(get_types_from_idl(definition.data))
+    else:
+        typestore.register(get_types_from_msg(definition.data, connection.msgtype))
+
+
 def face_affect_types(typestore: Typestore) -> None:
     """Registers our message types (``msg/*.msg``) in ``typestore``, so it can write them with their definitions."""
     types: dict = {}
@@ -336,23 +350,32 @@ class RecordingWriter:
         self.writer.write(copy, message.time_ns, message.data)
 
     def add_copy(self, connection: Connection) -> Connection:
-        known = connection.msgdef.format != MessageDefinitionFormat.NONE and connection.digest
-        if self.ros1:
-            definition = {"msgdef": connection.msgdef.data, "md5sum": connection.digest} if known else {}
+        """The input's connection: its own definition and hash where the bag has both, else ours from the typestore
+        (the standard messages, and what the bag defines)."""
+        known = connection.msgdef.format != MessageDefinitionFormat.NONE and bool(connection.digest)
+        try:
+            if not known and connection.msgdef.data:
+                register_definition(self.typestore, connection)
+            if self.ros1:
+                definition = {"msgdef": connection.msgdef.data, "md5sum": connection.digest} if known else {}
+                return self.writer.add_connection(
+                    connection.topic, connection.msgtype, typestore=self.typestore, **definition
+                )
+            ext = connection.ext
+            assert isinstance(ext, ConnectionExtRosbag2)
+            definition = {"msgdef": connection.msgdef.data, "rihs01": connection.digest} if known else {}
             return self.writer.add_connection(
-                connection.topic, connection.msgtype, typestore=self.typestore, **definition
+                connection.topic,
+                connection.msgtype,
+                typestore=self.typestore,
+                serialization_format=ext.serialization_format,
+                offered_qos_profiles=ext.offered_qos_profiles,
+                **definition,
             )
-        ext = connection.ext
-        assert isinstance(ext, ConnectionExtRosbag2)
-        definition = {"msgdef": connection.msgdef.data, "rihs01": connection.digest} if known else {}
-        return self.writer.add_connection(
-            connection.topic,
-            connection.msgtype,
-            typestore=self.typestore,
-            serialization_format=ext.serialization_format,
-            offered_qos_profiles=ext.offered_qos_profiles,
-            **definition,
-        )
+        except (KeyError, TypesysError, Ros1WriterError, Ros2WriterError) as error:
+            raise RecordingError(
+                f"{self.path}: cannot copy {connection.topic} ({connection.msgtype}): {describe(error)}"
+            ) from error
 
     def header(self, image: RecordedImage) -> Any:
         """The image's header as our typestore's class (a ROS 1 header keeps its ``seq``)."""
