@@ -166,7 +166,7 @@ def test_without_a_bag_the_error_names_the_path(tmp_path: Path):
         tmp_path / "missing.bag": "not found",
         jpeg: "not a bag (a ROS 1 bag is a .bag file, a ROS 2 bag a folder with metadata.yaml",
         PHOTOS[0]: "not a bag (a ROS 1 bag is a .bag file, a ROS 2 bag a folder with metadata.yaml",
-        folder: "not a ROS 2 bag (no metadata.yaml in the folder)",
+        folder: "not a ROS 2 bag (no metadata.yaml and no one .db3 or .mcap file)",
     }
     for path, message in cases.items():
         completed = run_cli("bag", str(path))
@@ -222,8 +222,30 @@ def test_a_cut_short_bag_is_answered_up_to_the_cut_then_says_where_it_stopped(ba
     assert answered == [(image.topic, image.stamp_ns) for image in written[: len(answered)]]
     # 60% of the bytes: the images are nearly all of them, so about 60% of the images are readable.
     assert len(answered) >= len(written) // 2 - 1, (len(answered), len(written))
+    assert f"face_affect: {path}: its index is unreadable (" in completed.stderr  # then read from the start
     assert re.search(
         rf"face_affect: {path}: damaged or cut short, stopped after \d+ messages, at [\d.]+ s", completed.stderr
     )
     with AnyReader([output]) as reader:  # what was written is kept, as a complete bag
         assert reader.topics[RESULTS_TOPIC].msgcount == len(answered)
+
+
+def test_recordings_that_did_not_finish_are_read(bags, tmp_path: Path):
+    """What a killed recorder leaves: ROS 1's NAME.bag.active (no index), rosbag2's folder without metadata.yaml."""
+    source, written = bags["ros1"]
+    active = tmp_path / "trial.bag.active"
+    data = source.read_bytes()
+    active.write_bytes(data[: len(data) * 8 // 10])
+    completed = run_cli("bag", str(active), "--quiet")
+    assert completed.returncode == 1
+    answered = [json.loads(line)["stamp_ns"] for line in completed.stdout.splitlines()]
+    assert 0 < len(answered) < len(written)
+    assert answered == [image.stamp_ns for image in written[: len(answered)]]
+    assert "not named .bag, so read without its index" in completed.stderr
+    source, written = bags["ros2-mcap"]
+    folder = tmp_path / "unfinished"
+    folder.mkdir()
+    shutil.copy(storage_file(source), folder)
+    completed = run_cli("bag", str(folder), "--quiet")
+    assert completed.returncode == 0, completed.stderr
+    assert [json.loads(line)["stamp_ns"] for line in completed.stdout.splitlines()] == [i.stamp_ns for i in written]

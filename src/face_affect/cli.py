@@ -332,7 +332,7 @@ def run_bag(pipeline: FaceAffectPipeline, settings: Settings, arguments: argpars
             return 1
         if recording.salvaged:
             print(
-                f"face_affect: {recording.path}: damaged ({recording.damage}); reading its records from the start",
+                f"face_affect: {recording.path}: {recording.damage}; reading its records from the start",
                 file=sys.stderr,
             )
         if not arguments.topic:

@@ -110,9 +110,12 @@ def storage_file(path: Path) -> Path | None:
 
 
 def bag_path(path: Path) -> Path:
-    """What ``rosbags`` opens for ``path``: a ``.db3``/``.mcap`` inside a bag folder means the folder."""
+    """What ``rosbags`` opens for ``path``: a ``.db3``/``.mcap`` inside a bag folder means the folder; a folder
+    without ``metadata.yaml`` (rosbag2 writes it last: a recording that did not finish) its one storage file."""
     if path.suffix in (".db3", ".mcap") and (path.parent / "metadata.yaml").is_file():
         return path.parent
+    if path.is_dir() and not (path / "metadata.yaml").is_file():
+        return storage_file(path) or path
     return path
 
 
@@ -125,8 +128,8 @@ class Recording:
         """Why the bag could not be opened through its index (its records are then read from the start)."""
         if not self.path.exists():
             raise RecordingError(f"{self.path}: not found")
-        if self.path.is_dir() and not (self.path / "metadata.yaml").is_file():
-            raise RecordingError(f"{self.path}: not a ROS 2 bag (no metadata.yaml in the folder)")
+        if self.path.is_dir() and not (self.path / "metadata.yaml").is_file() and storage_file(self.path) is None:
+            raise RecordingError(f"{self.path}: not a ROS 2 bag (no metadata.yaml and no one .db3 or .mcap file)")
         storage = storage_file(self.path)  # None for a ROS 2 bag split over several files
         kind = bag_kind(storage) if storage is not None else "split"
         if not kind:
@@ -134,22 +137,31 @@ class Recording:
                 f"{self.path}: not a bag (a ROS 1 bag is a .bag file, a ROS 2 bag a folder with metadata.yaml, "
                 "a .db3 or a .mcap file)"
             )
-        if (kind == "ros1") != (self.path.suffix == ".bag"):
-            raise RecordingError(f"{self.path}: a {'ROS 1' if kind == 'ros1' else 'ROS 2'} bag with the wrong suffix")
+        if kind != "ros1" and self.path.suffix == ".bag":
+            raise RecordingError(f"{self.path}: a ROS 2 bag named .bag, which says ROS 1")
         self.reader: AnyReader | SalvagedBag
-        try:
-            self.reader = AnyReader([bag_path(self.path)], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
-            self.reader.open()
-        except Exception as error:  # rosbags raises several types (even UnicodeDecodeError) for a damaged bag
-            self.damage = describe(error)
-            if storage is None:
-                raise RecordingError(f"{self.path}: not a readable bag ({self.damage})") from error
-            self.reader = SalvagedBag(storage)
-            if not self.reader.connections:
-                raise RecordingError(f"{self.path}: not a readable bag ({self.damage})") from error
+        if kind == "ros1" and self.path.suffix != ".bag":
+            # rosbags goes by the name; `rosbag record` leaves NAME.bag.active when it is killed, without an index.
+            self.damage = "not named .bag, so read without its index (NAME.bag.active: a recording that did not finish)"
+            self.reader = SalvagedBag(self.path)
+        else:
+            self.reader = self.open_indexed(storage)
         self.ros1 = not self.reader.is2
         self.messages_read = 0
         self.last_time_ns: int | None = None
+
+    def open_indexed(self, storage: Path | None) -> AnyReader | SalvagedBag:
+        """The bag through rosbags; failing that (a damaged index), its records from the start."""
+        try:
+            reader = AnyReader([bag_path(self.path)], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
+            reader.open()
+            return reader
+        except Exception as error:  # rosbags raises several types (even UnicodeDecodeError) for a damaged bag
+            self.damage = f"its index is unreadable ({describe(error)})"
+            salvaged = SalvagedBag(storage) if storage is not None else None
+            if salvaged is None or not salvaged.connections:
+                raise RecordingError(f"{self.path}: not a readable bag ({describe(error)})") from error
+            return salvaged
 
     def __enter__(self) -> Recording:
         return self
