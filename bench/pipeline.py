@@ -23,9 +23,10 @@ from std_msgs.msg import Header
 from face_affect.classifiers import model_crops
 from face_affect.cropping import to_model_input
 from face_affect.drawing import draw_results
+from face_affect.node_core.messages import affect_array
 from face_affect.pipeline import FaceAffectPipeline
 from face_affect.ros.images import ImageConverter
-from face_affect.ros.messages import affect_array
+from face_affect.ros.messages import ROS1_KIT
 from face_affect.saliency import GuidedBackpropagation
 from face_affect.settings import SOURCE_ROOT, load_settings, parse_assignment
 from face_affect.video import VideoPipeline
@@ -124,9 +125,9 @@ def measure_scene(
                 explainer.explain(model_crops(pipeline.classifiers["emotion"], crops, boxes, margin))
         results = pipeline.classify(frame, boxes)
         with watches["results message"]:
-            affect_array(message.header, results, pipeline.labels("gender"), pipeline.labels("emotion")).serialize(
-                io.BytesIO()
-            )
+            affect_array(
+                ROS1_KIT, message.header, results, pipeline.labels("gender"), pipeline.labels("emotion")
+            ).serialize(io.BytesIO())
         with watches["drawing"]:
             draw_results(frame, results)
         for name, watch in watches.items():

@@ -1,23 +1,57 @@
-"""What both nodes share: private parameters, the ready topic, log lines."""
+"""What both ROS 1 nodes share: private parameters, the ready topic, ``~enable``, diagnostics, the log."""
 
 from __future__ import annotations
 
 import sys
 import threading
-import traceback
-from typing import Callable
+from typing import Any, Callable
 
 import rospy
-from std_msgs.msg import Bool, Header
+from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
 
 from face_affect.errors import MissingPackageError, ModelError, SettingsError
+from face_affect.node_core.latest import WorkerCounts
+from face_affect.node_core.memory import keep_large_blocks_in_heap, release_free_memory
 from face_affect.ros.diagnostics import NodeDiagnostics, NodeStatus
-from face_affect.ros.latest import WorkerCounts
-from face_affect.ros.memory import keep_large_blocks_in_heap, release_free_memory
-from face_affect.ros.stamps import StampLimits
-from face_affect.ros.throttle import ThrottledLog
 from face_affect.settings import Settings, load_settings
+
+
+class RospyHost:
+    """The node core's :class:`~face_affect.node_core.host.NodeHost`: rospy's name, clock and log."""
+
+    @property
+    def name(self) -> str:
+        return rospy.get_name()
+
+    def now(self) -> float:
+        return rospy.get_time()
+
+    def info(self, text: str) -> None:
+        rospy.loginfo(text)
+
+    def warn(self, text: str) -> None:
+        rospy.logwarn(text)
+
+    def error(self, text: str) -> None:
+        rospy.logerr(text)
+
+
+ROSPY_HOST = RospyHost()
+
+
+class TopicOutput:
+    """A rospy publisher as the core's :class:`~face_affect.node_core.host.Output`."""
+
+    def __init__(self, publisher: rospy.Publisher) -> None:
+        self.publisher = publisher
+        self.name = publisher.resolved_name
+
+    def publish(self, message: Any) -> None:
+        self.publisher.publish(message)
+
+    def subscribed(self) -> bool:
+        return self.publisher.get_num_connections() > 0
 
 
 def private_settings() -> Settings:
@@ -84,30 +118,6 @@ def start_diagnostics(
     return NodeDiagnostics(status, settings.diagnostics_period)
 
 
-def describe_counts(what: str, counts: WorkerCounts) -> str:
-    return (
-        f"{what}: {counts.processed} processed in {counts.mean_milliseconds:.1f} ms on average, "
-        f"{counts.dropped} dropped as stale, of {counts.received} received"
-        + (f", {counts.skipped} skipped with nobody subscribed" if counts.skipped else "")
-    )
-
-
-class WorkerErrorLog:
-    """Logs a worker's failures: the first with its traceback, the rest as throttled one-line errors."""
-
-    def __init__(self) -> None:
-        self.logged_traceback = False
-        self.errors = ThrottledLog(rospy.logerr)
-
-    def __call__(self, error: Exception) -> None:
-        if not self.logged_traceback:
-            self.logged_traceback = True
-            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            rospy.logerr(f"{rospy.get_name()}: failed on a message (later failures in one line):\n{text}")
-            return
-        self.errors(f"{rospy.get_name()}: {type(error).__name__}: {error}")
-
-
 def run_node(name: str, node_factory: Callable[[], object]) -> None:
     """Starts a node; a bad model or setting, or a package a setting needs, ends it with one fatal
     line and exit status 1.
@@ -119,16 +129,10 @@ def run_node(name: str, node_factory: Callable[[], object]) -> None:
     heap_tuned = keep_large_blocks_in_heap()
     rospy.init_node(name)
     if not heap_tuned:
-        rospy.loginfo(f"{rospy.get_name()}: glibc's allocation left as it is (see face_affect.ros.memory)")
+        rospy.loginfo(f"{rospy.get_name()}: glibc's allocation left as it is (see face_affect.node_core.memory)")
     try:
         node_factory()  # its subscribers keep it alive while rospy spins
     except (ModelError, SettingsError, MissingPackageError) as error:
         rospy.logfatal(f"{rospy.get_name()}: cannot start: {error}")
         sys.exit(1)
     rospy.spin()
-
-
-def frame_seconds(header: Header, limits: StampLimits) -> float:
-    """The frame's time for tracking: its stamp checked against the clock (:class:`StampError` if far off),
-    or the time of arrival for an unstamped frame."""
-    return limits.frame_seconds(header.stamp.to_sec(), rospy.get_time())
