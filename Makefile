@@ -105,6 +105,7 @@ test: build
 	$(MAKE) --no-print-directory rostest || status=1; \
 	$(MAKE) --no-print-directory test-pip || status=1; \
 	$(MAKE) --no-print-directory test-install-space || status=1; \
+	$(MAKE) --no-print-directory test-ros2 || status=1; \
 	exit $$status
 
 # The library user's path: pip install . into a clean venv, the CLI on a photo, the library-only tests.
@@ -147,6 +148,14 @@ $(ROS2_WORKSPACE)/.built: $(ROS2_INPUTS) | system
 	bash $(REPOSITORY)/.ci/ros2_workspace.sh
 
 ros2: $(ROS2_WORKSPACE)/.built
+
+# The ROS 2 launch_testing tests (test/ros2), each in a ROS domain of its own, logs and temporary
+# parameter files under build/ros2_test. Run from test/ros2 so that ROS 1's test/conftest.py stays out.
+test-ros2: ros2
+	rm -rf $(REPOSITORY)/build/ros2_test && mkdir -p $(REPOSITORY)/build/ros2_test
+	$(ROS2_ENVIRONMENT); export TMPDIR=$(REPOSITORY)/build/ros2_test ROS_HOME=$(REPOSITORY)/build/ros2_test \
+		ROS_LOG_DIR=$(REPOSITORY)/build/ros2_test/log; \
+	cd $(REPOSITORY)/test/ros2 && python3 -m pytest -p no:cacheprovider --confcutdir=. --rootdir=. -v test_*.py
 
 lint: venv
 	ruff check .

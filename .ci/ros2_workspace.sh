@@ -46,6 +46,8 @@ export ROS_VERSION=2 ROS_PYTHON_VERSION=3 ROS_DISTRO=jazzy
 export AMENT_PREFIX_PATH="$venv\${AMENT_PREFIX_PATH:+:\$AMENT_PREFIX_PATH}"
 export CMAKE_PREFIX_PATH="$venv\${CMAKE_PREFIX_PATH:+:\$CMAKE_PREFIX_PATH}"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+# Camera frames whole through shared memory (config/fastdds_large_frames.xml says why).
+export FASTRTPS_DEFAULT_PROFILES_FILE="\${FASTRTPS_DEFAULT_PROFILES_FILE:-$workspace/install/face_affect/share/face_affect/config/fastdds_large_frames.xml}"
 if [ -f "$workspace/install/local_setup.bash" ]; then source "$workspace/install/local_setup.bash"; fi
 SETUP
 
