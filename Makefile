@@ -133,6 +133,15 @@ BENCH_ARGS ?=
 bench-ros: build
 	$(ROS_ENVIRONMENT); python3 $(REPOSITORY)/bench/ros_graph.py $(BENCH_ARGS)
 
+# ROS 2 beside ROS 1 in one run: bench/ros_graph.py, then bench/ros2_graph.py on the same scene (one face,
+# 30 Hz VGA), which checks that the ROS 2 nodes cost at most 1.2 x the ROS 1 nodes.
+BENCH_ROS2_SECONDS ?= 60
+bench-ros2: build ros2
+	$(ROS_ENVIRONMENT); python3 $(REPOSITORY)/bench/ros_graph.py --duration $(BENCH_ROS2_SECONDS) \
+		--output $(REPOSITORY)/bench/results/ros1_beside_ros2.json || true
+	$(ROS2_ENVIRONMENT); python3 $(REPOSITORY)/bench/ros2_graph.py --duration $(BENCH_ROS2_SECONDS) \
+		--ros1-report $(REPOSITORY)/bench/results/ros1_beside_ros2.json
+
 # The other benchmarks, bench/<name>.py, with the generated messages importable.
 bench-%: build
 	$(ROS_ENVIRONMENT); python3 $(REPOSITORY)/bench/$*.py $(BENCH_ARGS)

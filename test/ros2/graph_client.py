@@ -7,10 +7,6 @@ machine (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``) and the logs under the bui
 
 from __future__ import annotations
 
-import fcntl
-import os
-import random
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +26,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Header
 
+from face_affect.ros2.domains import isolate
 from face_affect.ros2.node import ROS2_KIT, to_time
 from launch import LaunchDescription
 
@@ -41,40 +38,6 @@ STATUS_NAMES = {
     "detector": "face_affect/detector: face detection",
     "classifier": "face_affect/classifier: face classification",
 }
-_held_domain = None  # the open lock file of this process's domain
-
-
-def own_domain_id() -> int:
-    """A ROS_DOMAIN_ID (1..101) that no other process on this machine holds, held while this process lives."""
-    global _held_domain
-    folder = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-    candidates = list(range(1, 102))
-    random.shuffle(candidates)
-    for domain in candidates:
-        lock = open(folder / f"ros_domain_{domain}.lock", "w")  # noqa: SIM115 - held for the process's life
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            continue
-        if _held_domain is not None:
-            _held_domain.close()
-        _held_domain = lock
-        return domain
-    raise RuntimeError("every ROS domain id from 1 to 101 is held by another run")
-
-
-def isolate() -> int:
-    """This process and everything it launches: a domain of its own, discovery on this machine only,
-    frames whole through shared memory (config/fastdds_large_frames.xml)."""
-    domain = own_domain_id()
-    os.environ["ROS_DOMAIN_ID"] = str(domain)
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    os.environ.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE", str(SHARE / "config" / "fastdds_large_frames.xml"))
-    logs = Path(os.environ.get("ROS_HOME", REPOSITORY / "build" / "ros2_test_logs"))
-    os.environ.setdefault("ROS_HOME", str(logs))
-    os.environ.setdefault("ROS_LOG_DIR", str(logs / "log"))
-    return domain
 
 
 def graph_launch(arguments: dict[str, str], started: list[tuple[str, int]]) -> LaunchDescription:

@@ -24,6 +24,7 @@ import numpy as np
 from face_affect.classifiers import FaceClassifiers
 from face_affect.drawing import draw_results
 from face_affect.errors import ModelError, SettingsError
+from face_affect.node_core.diagnostics import DiagnosedWork
 from face_affect.node_core.host import NodeHost, Output, WorkerErrorLog, describe_counts
 from face_affect.node_core.hri import FaceSchedule
 from face_affect.node_core.images import ImageError
@@ -94,6 +95,13 @@ class ClassifierCore:
         self.published: Callable[[Any], None] = lambda stamp: None
         self.reading_frames: Callable[[], bool] = lambda: False
         self.worker = LatestMessageWorker(self.process, WorkerErrorLog(host), name="classifier")
+        self.diagnosed = DiagnosedWork(
+            "face classification",
+            self.worker.counts,
+            faces_topic,
+            self.classifiers.model_files,
+            self.diagnostic_values,
+        )
 
     def diagnostic_values(self) -> dict[str, str]:
         hri = {"ROS4HRI faces": str(len(self.hri_faces))} if self.hri_faces is not None else {}

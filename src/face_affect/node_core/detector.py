@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from face_affect.errors import FrameError
+from face_affect.node_core.diagnostics import DiagnosedWork
 from face_affect.node_core.host import NodeHost, Output, WorkerErrorLog, describe_counts
 from face_affect.node_core.images import ImageError
 from face_affect.node_core.latest import LatestMessageWorker
@@ -42,6 +43,9 @@ class DetectorCore:
         self.publishing_faces = True  # until the first frame finds out
         self.published: Callable[[Any], None] = lambda stamp: None
         self.worker = LatestMessageWorker(self.process, WorkerErrorLog(host), name="detector")
+        self.diagnosed = DiagnosedWork(
+            "face detection", self.worker.counts, input_topic, self.pipeline.model_files, self.diagnostic_values
+        )
 
     def process(self, message: Any) -> bool:
         """Detects, tracks and publishes; False (skipped) while nobody subscribes to ``faces``."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from face_affect.node_core.latest import WorkerCounts
@@ -77,6 +77,17 @@ def window_between(
         longest_seconds=longest_seconds,
         seconds_since_input=None if current.last_received is None else now - current.last_received,
     )
+
+
+@dataclass(frozen=True)
+class DiagnosedWork:
+    """What a node's status describes: its task, its worker's counts, its input, its models, and extra values."""
+
+    task: str
+    counts: WorkerCounts
+    input_topic: str
+    model_files: Sequence[str]
+    extra_values: Callable[[], dict[str, str]]
 
 
 class CounterWindows:

@@ -2,37 +2,61 @@
 
 from __future__ import annotations
 
+import threading
 import traceback
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from face_affect.node_core.latest import WorkerCounts
 from face_affect.node_core.throttle import ThrottledLog
 
 
-class NodeHost(Protocol):
-    """A rospy or rclpy node as the core sees it."""
+@dataclass(frozen=True)
+class NodeHost:
+    """A rospy or rclpy node as the core sees it: its name, its clock (seconds) and its log."""
 
     name: str
-
-    def now(self) -> float:
-        """The node's clock in seconds (simulated time when the node uses it)."""
-
-    def info(self, text: str) -> None: ...
-
-    def warn(self, text: str) -> None: ...
-
-    def error(self, text: str) -> None: ...
+    now: Callable[[], float]
+    info: Callable[[str], None]
+    warn: Callable[[str], None]
+    error: Callable[[str], None]
 
 
-class Output(Protocol):
-    """A publisher as the core sees it."""
+@dataclass(frozen=True)
+class Output:
+    """A publisher as the core sees it: its topic, its ``publish`` and its count of subscribers."""
 
     name: str
-
-    def publish(self, message: Any) -> None: ...
+    publish: Callable[[Any], None]
+    subscriber_count: Callable[[], int]
 
     def subscribed(self) -> bool:
-        """True while anyone subscribes to the topic."""
+        return self.subscriber_count() > 0
+
+
+class EnableSwitch:
+    """``~enable``: pause a node to save CPU while nobody is around, resume later (the adapters' SetBool service).
+
+    Pausing drops the node's input subscription, so a paused node costs nothing, not even the
+    deserialisation of camera frames.
+    """
+
+    def __init__(self, host: NodeHost, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+        self.enabled = True
+        self.host = host
+        self._pause = pause
+        self._resume = resume
+        self._lock = threading.Lock()
+
+    def set(self, enabled: bool) -> str:
+        """Pauses or resumes (once: a repeated request changes nothing); the service's answer."""
+        with self._lock:
+            if enabled != self.enabled:
+                (self._resume if enabled else self._pause)()
+                self.enabled = enabled
+                self.host.info(f"{self.host.name}: {'resumed' if enabled else 'paused'} by ~enable")
+        return "processing" if self.enabled else "paused"
 
 
 class WorkerErrorLog:

@@ -10,17 +10,18 @@ from sensor_msgs.msg import Image
 
 from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
 from face_affect.node_core.classifier import ClassifierCore, ClassifierOutputs
+from face_affect.node_core.host import EnableSwitch
 from face_affect.ros.hri import face_schedule
 from face_affect.ros.images import BUFF_SIZE, subscribe_image
 from face_affect.ros.messages import ROS1_KIT
 from face_affect.ros.node import (
-    ROSPY_HOST,
-    EnableService,
-    TopicOutput,
+    enable_service,
     private_settings,
     publish_ready,
     release_memory_periodically,
+    rospy_host,
     start_diagnostics,
+    topic_output,
 )
 
 
@@ -35,34 +36,27 @@ class ClassifierNode(rospy.SubscribeListener):
         super().__init__()
         settings = private_settings()
         self.compressed = settings.compressed
-        self.core = ClassifierCore(settings, ROSPY_HOST, ROS1_KIT, rospy.resolve_name("faces"), face_schedule)
+        self.core = ClassifierCore(settings, rospy_host(), ROS1_KIT, rospy.resolve_name("faces"), face_schedule)
         self.image_subscriber: rospy.Subscriber | None = None
         self.subscription_lock = threading.Lock()
         self.core.reading_frames = lambda: self.image_subscriber is not None
         self.core.outputs = ClassifierOutputs(
-            results=TopicOutput(rospy.Publisher("results", FaceAffectArray, queue_size=5)),
-            heatmaps=TopicOutput(rospy.Publisher("heatmaps", FaceHeatmapArray, queue_size=2)),
-            heatmap_image=TopicOutput(rospy.Publisher("heatmaps/image", Image, queue_size=1)),
+            results=topic_output(rospy.Publisher("results", FaceAffectArray, queue_size=5)),
+            heatmaps=topic_output(rospy.Publisher("heatmaps", FaceHeatmapArray, queue_size=2)),
+            heatmap_image=topic_output(rospy.Publisher("heatmaps/image", Image, queue_size=1)),
             annotated=None,
         )
         self.faces_subscriber: rospy.Subscriber | None = self.subscribe_faces()
-        self.enable = EnableService(pause=self.pause, resume=self.resume)
-        self.diagnostics = start_diagnostics(
-            "face classification",
-            settings,
-            self.core.worker.counts,
-            self.core.faces_topic,
-            self.core.classifiers.model_files,
-            self.enable,
-            self.core.diagnostic_values,
-        )
+        self.enable = EnableSwitch(self.core.host, pause=self.pause, resume=self.resume)
+        self.enable_service = enable_service(self.enable)
+        self.diagnostics = start_diagnostics(self.core.diagnosed, settings, self.enable)
         self.core.published = self.diagnostics.published
         self.annotated_publisher: rospy.Publisher | None = None
         if settings.annotate:
             # Made last: its listener runs as soon as a watcher connects, which a watcher already
             # waiting does at once, and it subscribes the camera only once faces are being read.
             self.annotated_publisher = rospy.Publisher("annotated", Image, queue_size=1, subscriber_listener=self)
-            self.core.outputs.annotated = TopicOutput(self.annotated_publisher)
+            self.core.outputs.annotated = topic_output(self.annotated_publisher)
         self.memory_release = release_memory_periodically(settings.diagnostics_period)
         self.ready = publish_ready()
         rospy.on_shutdown(self.shutdown)

@@ -6,16 +6,17 @@ import rospy
 
 from face_affect.msg import FaceDetectionArray
 from face_affect.node_core.detector import DetectorCore
+from face_affect.node_core.host import EnableSwitch
 from face_affect.ros.images import image_topic, subscribe_image
 from face_affect.ros.messages import ROS1_KIT
 from face_affect.ros.node import (
-    ROSPY_HOST,
-    EnableService,
-    TopicOutput,
+    enable_service,
     private_settings,
     publish_ready,
     release_memory_periodically,
+    rospy_host,
     start_diagnostics,
+    topic_output,
 )
 
 
@@ -25,19 +26,12 @@ class DetectorNode:
     def __init__(self) -> None:
         settings = private_settings()
         self.compressed = settings.compressed
-        faces = TopicOutput(rospy.Publisher("faces", FaceDetectionArray, queue_size=5))
-        self.core = DetectorCore(settings, ROSPY_HOST, ROS1_KIT, faces, image_topic(self.compressed))
+        faces = topic_output(rospy.Publisher("faces", FaceDetectionArray, queue_size=5))
+        self.core = DetectorCore(settings, rospy_host(), ROS1_KIT, faces, image_topic(self.compressed))
         self.subscriber: rospy.Subscriber | None = subscribe_image(self.compressed, self.core.worker.put)
-        self.enable = EnableService(pause=self.pause, resume=self.resume)
-        self.diagnostics = start_diagnostics(
-            "face detection",
-            settings,
-            self.core.worker.counts,
-            self.core.input_topic,
-            self.core.pipeline.model_files,
-            self.enable,
-            self.core.diagnostic_values,
-        )
+        self.enable = EnableSwitch(self.core.host, pause=self.pause, resume=self.resume)
+        self.enable_service = enable_service(self.enable)
+        self.diagnostics = start_diagnostics(self.core.diagnosed, settings, self.enable)
         self.core.published = self.diagnostics.published
         self.memory_release = release_memory_periodically(settings.diagnostics_period)
         self.ready = publish_ready()

@@ -13,7 +13,7 @@ from sensor_msgs.msg import Image
 from face_affect.errors import MissingPackageError
 from face_affect.node_core.hri import FACES_NAMESPACE, FaceSchedule
 from face_affect.ros.messages import ROS1_KIT
-from face_affect.ros.node import TopicOutput
+from face_affect.ros.node import topic_output
 
 try:
     from hri_msgs import msg as hri_msgs
@@ -36,10 +36,11 @@ class FaceTopics:
         self.softbiometrics = rospy.Publisher(
             f"{namespace}/softbiometrics", hri_msgs.SoftBiometrics, queue_size=1, latch=True
         )
-        self.cropped = TopicOutput(rospy.Publisher(f"{namespace}/cropped", Image, queue_size=1))
+        self.cropped_publisher = rospy.Publisher(f"{namespace}/cropped", Image, queue_size=1)
+        self.cropped = topic_output(self.cropped_publisher)
 
     def close(self) -> None:
-        for publisher in (self.roi, self.expression, self.softbiometrics, self.cropped.publisher):
+        for publisher in (self.roi, self.expression, self.softbiometrics, self.cropped_publisher):
             publisher.unregister()
 
 
@@ -47,5 +48,5 @@ def face_schedule() -> FaceSchedule:
     """The REP-155 face topics of the confirmed tracks (see :mod:`face_affect.node_core.hri`)."""
     if hri_msgs is None:
         raise MissingPackageError(MISSING_HRI_MSGS)
-    tracked = TopicOutput(rospy.Publisher(f"{FACES_NAMESPACE}/tracked", hri_msgs.IdsList, queue_size=1))
+    tracked = topic_output(rospy.Publisher(f"{FACES_NAMESPACE}/tracked", hri_msgs.IdsList, queue_size=1))
     return FaceSchedule(hri_msgs, ROS1_KIT, FaceTopics, tracked, rospy.Time.now)

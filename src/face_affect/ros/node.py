@@ -3,55 +3,27 @@
 from __future__ import annotations
 
 import sys
-import threading
-from typing import Any, Callable
+from typing import Callable
 
 import rospy
 from std_msgs.msg import Bool
-from std_srvs.srv import SetBool, SetBoolRequest, SetBoolResponse
+from std_srvs.srv import SetBool, SetBoolResponse
 
 from face_affect.errors import MissingPackageError, ModelError, SettingsError
-from face_affect.node_core.latest import WorkerCounts
+from face_affect.node_core.diagnostics import DiagnosedWork
+from face_affect.node_core.host import EnableSwitch, NodeHost, Output
 from face_affect.node_core.memory import keep_large_blocks_in_heap, release_free_memory
 from face_affect.ros.diagnostics import NodeDiagnostics, NodeStatus
 from face_affect.settings import Settings, load_settings
 
 
-class RospyHost:
-    """The node core's :class:`~face_affect.node_core.host.NodeHost`: rospy's name, clock and log."""
-
-    @property
-    def name(self) -> str:
-        return rospy.get_name()
-
-    def now(self) -> float:
-        return rospy.get_time()
-
-    def info(self, text: str) -> None:
-        rospy.loginfo(text)
-
-    def warn(self, text: str) -> None:
-        rospy.logwarn(text)
-
-    def error(self, text: str) -> None:
-        rospy.logerr(text)
+def rospy_host() -> NodeHost:
+    """The node core's host: rospy's node name (after ``init_node``), clock and log."""
+    return NodeHost(rospy.get_name(), rospy.get_time, rospy.loginfo, rospy.logwarn, rospy.logerr)
 
 
-ROSPY_HOST = RospyHost()
-
-
-class TopicOutput:
-    """A rospy publisher as the core's :class:`~face_affect.node_core.host.Output`."""
-
-    def __init__(self, publisher: rospy.Publisher) -> None:
-        self.publisher = publisher
-        self.name = publisher.resolved_name
-
-    def publish(self, message: Any) -> None:
-        self.publisher.publish(message)
-
-    def subscribed(self) -> bool:
-        return self.publisher.get_num_connections() > 0
+def topic_output(publisher: rospy.Publisher) -> Output:
+    return Output(publisher.resolved_name, publisher.publish, publisher.get_num_connections)
 
 
 def private_settings() -> Settings:
@@ -66,27 +38,11 @@ def publish_ready() -> rospy.Publisher:
     return publisher
 
 
-class EnableService:
-    """``~enable`` (std_srvs/SetBool): pause a node to save CPU while nobody is around, resume later.
-
-    Pausing unsubscribes the node's input, so a paused node costs nothing, not
-    even the deserialisation of camera frames.
-    """
-
-    def __init__(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
-        self.enabled = True
-        self._pause = pause
-        self._resume = resume
-        self._lock = threading.Lock()
-        self.service = rospy.Service("~enable", SetBool, self.handle)
-
-    def handle(self, request: SetBoolRequest) -> SetBoolResponse:
-        with self._lock:
-            if request.data != self.enabled:
-                (self._resume if request.data else self._pause)()
-                self.enabled = request.data
-                rospy.loginfo(f"{rospy.get_name()}: {'resumed' if request.data else 'paused'} by ~enable")
-        return SetBoolResponse(success=True, message="processing" if self.enabled else "paused")
+def enable_service(switch: EnableSwitch) -> rospy.Service:
+    """``~enable`` (std_srvs/SetBool) for the core's :class:`~face_affect.node_core.host.EnableSwitch`."""
+    return rospy.Service(
+        "~enable", SetBool, lambda request: SetBoolResponse(success=True, message=switch.set(request.data))
+    )
 
 
 def release_memory_periodically(period: float) -> rospy.Timer:
@@ -94,26 +50,18 @@ def release_memory_periodically(period: float) -> rospy.Timer:
     return rospy.Timer(rospy.Duration(period), lambda _event: release_free_memory())
 
 
-def start_diagnostics(
-    name: str,
-    settings: Settings,
-    counts: WorkerCounts,
-    input_topic: str,
-    files: list[str],
-    enable: EnableService,
-    extra_values: Callable[[], dict[str, str]] | None = None,
-) -> NodeDiagnostics:
+def start_diagnostics(work: DiagnosedWork, settings: Settings, enable: EnableSwitch) -> NodeDiagnostics:
     status = NodeStatus(
-        name,
-        counts,
-        input_topic,
-        files,
+        work.task,
+        work.counts,
+        work.input_topic,
+        work.model_files,
         lambda: enable.enabled,
         silent_after=settings.diagnostics_silent_after,
         min_rate=settings.diagnostics_min_rate,
         max_delay=settings.diagnostics_max_delay,
         max_ahead=settings.stamp_max_ahead,
-        extra_values=extra_values,
+        extra_values=work.extra_values,
     )
     return NodeDiagnostics(status, settings.diagnostics_period)
 

@@ -10,17 +10,18 @@ from sensor_msgs.msg import Image
 
 from face_affect.msg import FaceAffectArray, FaceDetectionArray, FaceHeatmapArray
 from face_affect.node_core.classifier import ClassifierCore, ClassifierOutputs
+from face_affect.node_core.host import EnableSwitch
 from face_affect.ros2.hri import face_schedule
 from face_affect.ros2.node import (
     RESULTS_QOS,
     ROS2_KIT,
     DiagnosticsPublisher,
-    EnableService,
-    RclpyHost,
-    TopicOutput,
     declare_settings,
+    enable_service,
     publish_ready,
+    rclpy_host,
     subscribe_image,
+    topic_output,
 )
 
 WATCH_PERIOD = 0.5
@@ -35,30 +36,22 @@ class ClassifierNode:
         settings = declare_settings(node)
         self.compressed = settings.compressed
         self.core = ClassifierCore(
-            settings, RclpyHost(node), ROS2_KIT, node.resolve_topic_name("faces"), lambda: face_schedule(node)
+            settings, rclpy_host(node), ROS2_KIT, node.resolve_topic_name("faces"), lambda: face_schedule(node)
         )
         self.image_subscription = None
         self.subscription_lock = threading.Lock()
         self.core.reading_frames = lambda: self.image_subscription is not None
-        annotated = TopicOutput(node.create_publisher(Image, "annotated", 1)) if settings.annotate else None
+        annotated = topic_output(node.create_publisher(Image, "annotated", 1)) if settings.annotate else None
         self.core.outputs = ClassifierOutputs(
-            results=TopicOutput(node.create_publisher(FaceAffectArray, "results", RESULTS_QOS)),
-            heatmaps=TopicOutput(node.create_publisher(FaceHeatmapArray, "heatmaps", 2)),
-            heatmap_image=TopicOutput(node.create_publisher(Image, "heatmaps/image", 1)),
+            results=topic_output(node.create_publisher(FaceAffectArray, "results", RESULTS_QOS)),
+            heatmaps=topic_output(node.create_publisher(FaceHeatmapArray, "heatmaps", 2)),
+            heatmap_image=topic_output(node.create_publisher(Image, "heatmaps/image", 1)),
             annotated=annotated,
         )
         self.faces_subscription = self.subscribe_faces()
-        self.enable = EnableService(node, pause=self.pause, resume=self.resume)
-        self.diagnostics = DiagnosticsPublisher(
-            node,
-            "face classification",
-            settings,
-            self.core.worker.counts,
-            self.core.faces_topic,
-            self.core.classifiers.model_files,
-            self.enable,
-            self.core.diagnostic_values,
-        )
+        self.enable = EnableSwitch(self.core.host, pause=self.pause, resume=self.resume)
+        self.enable_service = enable_service(node, self.enable)
+        self.diagnostics = DiagnosticsPublisher(node, self.core.diagnosed, settings, self.enable)
         self.core.published = self.diagnostics.published
         self.watch = node.create_timer(WATCH_PERIOD, self.watch_annotated) if annotated is not None else None
         self.ready = publish_ready(node)

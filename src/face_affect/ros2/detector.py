@@ -6,17 +6,18 @@ from rclpy.node import Node
 
 from face_affect.msg import FaceDetectionArray
 from face_affect.node_core.detector import DetectorCore
+from face_affect.node_core.host import EnableSwitch
 from face_affect.ros2.node import (
     RESULTS_QOS,
     ROS2_KIT,
     DiagnosticsPublisher,
-    EnableService,
-    RclpyHost,
-    TopicOutput,
     declare_settings,
+    enable_service,
     image_topic,
     publish_ready,
+    rclpy_host,
     subscribe_image,
+    topic_output,
 )
 
 
@@ -27,20 +28,12 @@ class DetectorNode:
         self.node = node
         settings = declare_settings(node)
         self.compressed = settings.compressed
-        faces = TopicOutput(node.create_publisher(FaceDetectionArray, "faces", RESULTS_QOS))
-        self.core = DetectorCore(settings, RclpyHost(node), ROS2_KIT, faces, image_topic(node, self.compressed))
+        faces = topic_output(node.create_publisher(FaceDetectionArray, "faces", RESULTS_QOS))
+        self.core = DetectorCore(settings, rclpy_host(node), ROS2_KIT, faces, image_topic(node, self.compressed))
         self.subscription = subscribe_image(node, self.compressed, self.core.worker.put)
-        self.enable = EnableService(node, pause=self.pause, resume=self.resume)
-        self.diagnostics = DiagnosticsPublisher(
-            node,
-            "face detection",
-            settings,
-            self.core.worker.counts,
-            self.core.input_topic,
-            self.core.pipeline.model_files,
-            self.enable,
-            self.core.diagnostic_values,
-        )
+        self.enable = EnableSwitch(self.core.host, pause=self.pause, resume=self.resume)
+        self.enable_service = enable_service(node, self.enable)
+        self.diagnostics = DiagnosticsPublisher(node, self.core.diagnosed, settings, self.enable)
         self.core.published = self.diagnostics.published
         self.ready = publish_ready(node)
         node.get_logger().info(f"{node.get_fully_qualified_name()}: detecting faces on {self.core.input_topic}")

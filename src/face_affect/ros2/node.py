@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,9 +22,9 @@ from std_srvs.srv import SetBool
 
 from face_affect import msg
 from face_affect.errors import MissingPackageError, ModelError, SettingsError
-from face_affect.node_core.diagnostics import CounterWindows, OutputChecks, Status, node_status
+from face_affect.node_core.diagnostics import CounterWindows, DiagnosedWork, OutputChecks, Status, node_status
+from face_affect.node_core.host import EnableSwitch, NodeHost, Output
 from face_affect.node_core.images import ImageConverter
-from face_affect.node_core.latest import WorkerCounts
 from face_affect.node_core.messages import MessageKit
 from face_affect.settings import SETTINGS, Settings, load_settings
 
@@ -97,39 +96,20 @@ def declare_settings(node: Node) -> Settings:
     return load_settings(overrides=values)
 
 
-class RclpyHost:
-    """The node core's :class:`~face_affect.node_core.host.NodeHost`: the node's name, clock and logger."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.name = node.get_fully_qualified_name()
-        self.logger = node.get_logger()
-
-    def now(self) -> float:
-        return self.node.get_clock().now().nanoseconds * 1e-9
-
-    def info(self, text: str) -> None:
-        self.logger.info(text)
-
-    def warn(self, text: str) -> None:
-        self.logger.warning(text)
-
-    def error(self, text: str) -> None:
-        self.logger.error(text)
+def rclpy_host(node: Node) -> NodeHost:
+    """The node core's host: the node's name, clock and logger."""
+    logger = node.get_logger()
+    return NodeHost(
+        node.get_fully_qualified_name(),
+        lambda: node.get_clock().now().nanoseconds * 1e-9,
+        logger.info,
+        logger.warning,
+        logger.error,
+    )
 
 
-class TopicOutput:
-    """An rclpy publisher as the core's :class:`~face_affect.node_core.host.Output`."""
-
-    def __init__(self, publisher: Any) -> None:
-        self.publisher = publisher
-        self.name = publisher.topic_name
-
-    def publish(self, message: Any) -> None:
-        self.publisher.publish(message)
-
-    def subscribed(self) -> bool:
-        return self.publisher.get_subscription_count() > 0
+def topic_output(publisher: Any) -> Output:
+    return Output(publisher.topic_name, publisher.publish, publisher.get_subscription_count)
 
 
 def image_topic(node: Node, compressed: bool) -> str:
@@ -151,30 +131,14 @@ def publish_ready(node: Node) -> Any:
     return publisher
 
 
-class EnableService:
-    """``~/enable`` (std_srvs/SetBool): pause a node to save CPU while nobody is around, resume later.
+def enable_service(node: Node, switch: EnableSwitch) -> Any:
+    """``~/enable`` (std_srvs/SetBool) for the core's :class:`~face_affect.node_core.host.EnableSwitch`."""
 
-    Pausing drops the node's input subscription, so a paused node costs nothing.
-    """
-
-    def __init__(self, node: Node, pause: Callable[[], None], resume: Callable[[], None]) -> None:
-        self.enabled = True
-        self.node = node
-        self._pause = pause
-        self._resume = resume
-        self._lock = threading.Lock()
-        self.service = node.create_service(SetBool, "~/enable", self.handle)
-
-    def handle(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
-        with self._lock:
-            if request.data != self.enabled:
-                (self._resume if request.data else self._pause)()
-                self.enabled = request.data
-                state = "resumed" if request.data else "paused"
-                self.node.get_logger().info(f"{self.node.get_fully_qualified_name()}: {state} by ~/enable")
-        response.success = True
-        response.message = "processing" if self.enabled else "paused"
+    def handle(request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        response.success, response.message = True, switch.set(request.data)
         return response
+
+    return node.create_service(SetBool, "~/enable", handle)
 
 
 class DiagnosticsPublisher:
@@ -185,25 +149,19 @@ class DiagnosticsPublisher:
     def __init__(
         self,
         node: Node,
-        task: str,
+        work: DiagnosedWork,
         settings: Settings,
-        counts: WorkerCounts,
-        input_topic: str,
-        model_files: list[str],
-        enable: EnableService,
-        extra_values: Callable[[], dict[str, str]],
+        enable: EnableSwitch,
     ) -> None:
         self.node = node
-        self.name = f"{node.get_fully_qualified_name().lstrip('/')}: {task}"
+        self.name = f"{node.get_fully_qualified_name().lstrip('/')}: {work.task}"
+        self.work = work
         self.settings = settings
-        self.windows = CounterWindows(counts)
+        self.windows = CounterWindows(work.counts)
         self.checks = OutputChecks(
             settings.diagnostics_min_rate, settings.diagnostics_max_delay, settings.stamp_max_ahead
         )
-        self.input_topic = input_topic
-        self.model_files = model_files
         self.enable = enable
-        self.extra_values = extra_values
         self.publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.timer = node.create_timer(settings.diagnostics_period, self.publish)
 
@@ -213,14 +171,9 @@ class DiagnosticsPublisher:
     def status(self) -> Status:
         window = self.windows.next()
         enabled = self.enable.enabled
-        status = node_status(
-            window,
-            enabled,
-            self.input_topic,
-            self.model_files,
-            self.settings.diagnostics_silent_after,
-            self.extra_values(),
-        )
+        work = self.work
+        silent_after = self.settings.diagnostics_silent_after
+        status = node_status(window, enabled, work.input_topic, work.model_files, silent_after, work.extra_values())
         checks = self.checks.take(window.seconds)
         status.values.update(checks.values)
         if enabled:
