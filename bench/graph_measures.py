@@ -8,6 +8,7 @@ import os
 import platform
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -151,3 +152,32 @@ def sleep_until_next(tick: float, period: float) -> float:
     elif delay < -period:
         tick = time.monotonic()
     return tick
+
+
+class PeriodicSamples:
+    """Samples every process now (the measured run's start), every :data:`SAMPLE_INTERVAL_SECONDS` when
+    :meth:`when_due` is called, and at :meth:`finish`; ``progress(elapsed)`` is told of each interval."""
+
+    def __init__(self, processes: list[MonitoredProcess], progress: Callable[[float], None] | None = None) -> None:
+        self.processes = processes
+        self.progress = progress
+        self.start = time.monotonic()
+        self.next_sample = SAMPLE_INTERVAL_SECONDS
+        self.sample(0.0)
+
+    def sample(self, elapsed: float) -> None:
+        for process in self.processes:
+            process.sample(elapsed)
+
+    def when_due(self, elapsed: float) -> None:
+        if elapsed >= self.next_sample:
+            self.sample(time.monotonic() - self.start)
+            self.next_sample += SAMPLE_INTERVAL_SECONDS
+            if self.progress is not None:
+                self.progress(elapsed)
+
+    def finish(self) -> float:
+        """The last sample; returns the measured run's seconds."""
+        elapsed = time.monotonic() - self.start
+        self.sample(elapsed)
+        return elapsed

@@ -25,8 +25,8 @@ from pathlib import Path
 import rclpy
 from ament_index_python.packages import get_package_share_directory
 from graph_measures import (
-    SAMPLE_INTERVAL_SECONDS,
     MonitoredProcess,
+    PeriodicSamples,
     ReceivedResult,
     latency_figures,
     machine_description,
@@ -158,22 +158,9 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
         processes.append(MonitoredProcess("ros2_graph.py (publisher)", os.getpid()))
         print(f"graph ready; warm-up {arguments.warm_up:g} s, then {arguments.duration:g} s at {arguments.rate:g} Hz")
         client.publish(messages, arguments.rate, arguments.warm_up)
-        start = time.monotonic()
-        for process in processes:
-            process.sample(0.0)
-        next_sample = SAMPLE_INTERVAL_SECONDS
-
-        def sample_when_due(elapsed: float) -> None:
-            nonlocal next_sample
-            if elapsed >= next_sample:
-                for process in processes:
-                    process.sample(time.monotonic() - start)
-                next_sample += SAMPLE_INTERVAL_SECONDS
-
-        stamps = client.publish(messages, arguments.rate, arguments.duration, sample_when_due)
-        elapsed = time.monotonic() - start
-        for process in processes:
-            process.sample(elapsed)
+        samples = PeriodicSamples(processes)
+        stamps = client.publish(messages, arguments.rate, arguments.duration, samples.when_due)
+        elapsed = samples.finish()
         time.sleep(2.0)  # the last frames' results
     finally:
         if client is not None:

@@ -45,6 +45,7 @@ from graph_measures import (
     CLOCK_TICKS_PER_SECOND,
     SAMPLE_INTERVAL_SECONDS,
     MonitoredProcess,
+    PeriodicSamples,
     ReceivedResult,
     latency_figures,
     machine_description,
@@ -446,25 +447,16 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
         warm_up_stamps = publish_frames(publisher, messages, arguments.rate, arguments.warm_up, 0)
 
         machine_start = read_machine_ticks()
-        start = time.monotonic()
-        for process in processes:
-            process.sample(0.0)
-        next_sample = SAMPLE_INTERVAL_SECONDS
-
-        def sample_when_due(elapsed: float) -> None:
-            nonlocal next_sample
-            if elapsed >= next_sample:
-                for process in processes:
-                    process.sample(time.monotonic() - start)
-                next_sample += SAMPLE_INTERVAL_SECONDS
-                print(f"  {elapsed:5.0f} s: {len(recorder.received)} results received, warm-up included", flush=True)
-
-        stamps = publish_frames(
-            publisher, messages, arguments.rate, arguments.duration, len(warm_up_stamps), sample_when_due
+        samples = PeriodicSamples(
+            processes,
+            lambda elapsed: print(
+                f"  {elapsed:5.0f} s: {len(recorder.received)} results received, warm-up included", flush=True
+            ),
         )
-        elapsed = time.monotonic() - start
-        for process in processes:
-            process.sample(elapsed)
+        stamps = publish_frames(
+            publisher, messages, arguments.rate, arguments.duration, len(warm_up_stamps), samples.when_due
+        )
+        elapsed = samples.finish()
         machine_end = read_machine_ticks()
         drain(recorder, stamps[-1])
         rospy.signal_shutdown("benchmark finished")
