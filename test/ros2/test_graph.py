@@ -89,36 +89,25 @@ class GraphTest(unittest.TestCase):
     def assert_consistent(self, results: FaceAffectArray) -> None:
         """Labels and probabilities as FaceAffect.msg documents them."""
         self.assertTrue(results.gender_labels and results.emotion_labels)
+        thresholds = {
+            "gender": DEFAULTS.gender_min_confidence,
+            "emotion": DEFAULTS.emotion_min_confidence,
+            "frame_gender": 0.0,  # a single frame's estimate is always stated
+            "frame_emotion": 0.0,
+        }
         for face in results.faces:
-            for label, confidence, probabilities, labels, threshold in (
-                (
-                    face.gender,
-                    face.gender_confidence,
-                    face.gender_probabilities,
-                    results.gender_labels,
-                    DEFAULTS.gender_min_confidence,
-                ),
-                (
-                    face.emotion,
-                    face.emotion_confidence,
-                    face.emotion_probabilities,
-                    results.emotion_labels,
-                    DEFAULTS.emotion_min_confidence,
-                ),
-                (
-                    face.frame_emotion,
-                    face.frame_emotion_confidence,
-                    face.frame_emotion_probabilities,
-                    results.emotion_labels,
-                    0.0,
-                ),
-            ):
+            for field, threshold in thresholds.items():
+                label, confidence = getattr(face, field), getattr(face, f"{field}_confidence")
+                probabilities = getattr(face, f"{field}_probabilities")
+                labels = results.gender_labels if field.endswith("gender") else results.emotion_labels
                 self.assertEqual(len(probabilities), len(labels))
                 self.assertAlmostEqual(sum(probabilities), 1.0, delta=1e-3)
                 if label:
                     self.assertIn(label, labels)
                     self.assertAlmostEqual(confidence, probabilities[list(labels).index(label)], places=5)
                     self.assertGreaterEqual(confidence, threshold - 0.05)
+                    if threshold == 0:  # the model's best class
+                        self.assertAlmostEqual(confidence, max(probabilities), places=5)
                 else:
                     self.assertLess(max(probabilities), threshold)
             self.assertTrue(face.track_id)  # detected is false while a track coasts (the last photo's faces)
