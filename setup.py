@@ -12,7 +12,9 @@ from setuptools import setup
 PACKAGES = [
     "face_affect",
     "face_affect.detectors",
+    "face_affect.node_core",
     "face_affect.ros",
+    "face_affect.ros2",
     "face_affect.saliency",
     "face_affect.training",
 ]

@@ -10,6 +10,7 @@ mkdir -p "$workspace/src"
 # A fresh copy of the committed tree (what a clone holds), links included.
 git -C "$repository" archive --format=tar --prefix=face_affect/ HEAD | tar -x -C "$workspace/src"
 set +u; source /opt/ros/noetic/setup.bash 2>/dev/null || true; set -u
+export ROS_VERSION=1  # package.xml's conditions (Debian's ROS sets it only in a sourced workspace)
 cd "$workspace"
 catkin_make -DPYTHON_EXECUTABLE="$repository/.venv/bin/python3" -DCATKIN_ENABLE_TESTING=OFF > build.log 2>&1 \
     || { tail -30 build.log; exit 1; }

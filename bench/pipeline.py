@@ -18,51 +18,21 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scenes import SCENES, moving_windows, percentiles
 from std_msgs.msg import Header
 
 from face_affect.classifiers import model_crops
 from face_affect.cropping import to_model_input
 from face_affect.drawing import draw_results
+from face_affect.node_core.messages import affect_array
 from face_affect.pipeline import FaceAffectPipeline
 from face_affect.ros.images import ImageConverter
-from face_affect.ros.messages import affect_array
+from face_affect.ros.messages import ROS1_KIT
 from face_affect.saliency import GuidedBackpropagation
 from face_affect.settings import SOURCE_ROOT, load_settings, parse_assignment
 from face_affect.video import VideoPipeline
 
-PHOTOS = SOURCE_ROOT.parent / "shared" / "data" / "photos"
-# (photo, scale, window centre in scaled pixels) giving the face counts named.
-SCENES = {
-    "vga_0_faces": ("face_recognition_two_people.jpg", 1.0, (560, 540), (640, 480)),
-    "vga_1_face": ("face_recognition_two_people.jpg", 1.2, (390, 300), (640, 480)),
-    "vga_4_faces": ("facenet_pytorch_multiface.jpg", 1.0, (690, 300), (640, 480)),
-    "sxga_2_faces": ("face_recognition_two_people.jpg", 1.9, (1070, 560), (1280, 960)),
-}
-PAN_PIXELS = 40
 WARM_UP_FRAMES = 5
-
-
-def moving_windows(photo: str, scale: float, centre: tuple[int, int], size: tuple[int, int], count: int):
-    """``count`` frames panning +-PAN_PIXELS around ``centre`` of the scaled photo."""
-    image = cv2.imread(str(PHOTOS / photo))
-    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    width, height = size
-    padded = cv2.copyMakeBorder(image, height, height, width, width, cv2.BORDER_REFLECT)
-    frames = []
-    for index in range(count):
-        shift = round(PAN_PIXELS * np.sin(2 * np.pi * index / count))
-        x = centre[0] + width - width // 2 + shift
-        y = centre[1] + height - height // 2
-        frames.append(np.ascontiguousarray(padded[y : y + height, x : x + width]))
-    return frames
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    milliseconds = np.array(samples) * 1e3
-    return {
-        "p50": round(float(np.percentile(milliseconds, 50)), 3),
-        "p99": round(float(np.percentile(milliseconds, 99)), 3),
-    }
 
 
 class Stopwatch:
@@ -124,9 +94,9 @@ def measure_scene(
                 explainer.explain(model_crops(pipeline.classifiers["emotion"], crops, boxes, margin))
         results = pipeline.classify(frame, boxes)
         with watches["results message"]:
-            affect_array(message.header, results, pipeline.labels("gender"), pipeline.labels("emotion")).serialize(
-                io.BytesIO()
-            )
+            affect_array(
+                ROS1_KIT, message.header, results, pipeline.labels("gender"), pipeline.labels("emotion")
+            ).serialize(io.BytesIO())
         with watches["drawing"]:
             draw_results(frame, results)
         for name, watch in watches.items():

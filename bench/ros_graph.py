@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
 import re
 import signal
 import socket
@@ -35,9 +33,7 @@ import tempfile
 import threading
 import time
 import xmlrpc.client
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -45,7 +41,18 @@ import numpy as np
 import rosgraph
 import rospkg
 import rospy
-from pipeline import PHOTOS, SCENES, moving_windows, percentiles
+from graph_measures import (
+    CLOCK_TICKS_PER_SECOND,
+    SAMPLE_INTERVAL_SECONDS,
+    MonitoredProcess,
+    PeriodicSamples,
+    ReceivedResult,
+    latency_figures,
+    machine_description,
+    read_machine_ticks,
+    sleep_until_next,
+)
+from scenes import PHOTOS, SCENES, moving_windows
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
@@ -64,13 +71,11 @@ NODES = ("/face_affect/detector", "/face_affect/classifier")
 BENCH_NODE = "/ros_graph_bench"
 
 PAN_SECONDS = 3.0  # one back-and-forth pan of the camera window, then it repeats
-SAMPLE_INTERVAL_SECONDS = 10.0
 MASTER_TIMEOUT_SECONDS = 30.0
 READY_TIMEOUT_SECONDS = 180.0  # the first BlazeFace start converts its weights to ONNX
 DRAIN_TIMEOUT_SECONDS = 10.0  # results of the last frames still in the graph when publishing stops
 DRAIN_SILENCE_SECONDS = 2.0
 SHUTDOWN_TIMEOUT_SECONDS = 30.0  # roslaunch itself escalates SIGINT -> SIGTERM -> SIGKILL within ~17 s
-EDGE_FRACTION = 0.1  # "first and last 10% of the run" for the backlog check
 
 # Acceptance figures (issue: end-to-end benchmark and 10-minute soak).
 P99_LIMIT_MILLISECONDS = 80.0
@@ -83,92 +88,10 @@ WITH_FACE_LIMIT = 0.97
 ONE_FACE_CPU_LIMIT_CORES = 0.30
 ROS4HRI_ONE_FACE_CPU_LIMIT_CORES = 0.35  # with ros4hri:=true and a pyhri client
 
-CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 COUNTS_LINE = re.compile(
     r"(?P<node>/face_affect/\w+)[^:\n]*: (?P<processed>\d+) processed in (?P<milliseconds>[\d.]+) ms on average, "
     r"(?P<dropped>\d+) dropped as stale, of (?P<received>\d+) received"
 )
-
-
-@dataclass
-class ProcessSample:
-    """One reading of a process's accumulated CPU time and resident memory."""
-
-    elapsed_seconds: float
-    cpu_seconds: float
-    resident_megabytes: float
-
-
-@dataclass
-class MonitoredProcess:
-    """A node's process, sampled from /proc so the figures include everything the process does."""
-
-    name: str
-    pid: int
-    samples: list[ProcessSample] = field(default_factory=list)
-
-    def sample(self, elapsed_seconds: float) -> None:
-        cpu_seconds, resident_megabytes = read_process(self.pid)
-        self.samples.append(ProcessSample(round(elapsed_seconds, 3), cpu_seconds, resident_megabytes))
-
-    def summary(self) -> dict[str, object]:
-        first, last = self.samples[0], self.samples[-1]
-        seconds = last.elapsed_seconds - first.elapsed_seconds
-        interval_cores = [
-            (after.cpu_seconds - before.cpu_seconds) / (after.elapsed_seconds - before.elapsed_seconds)
-            for before, after in zip(self.samples, self.samples[1:])
-            if after.elapsed_seconds > before.elapsed_seconds
-        ]
-        return {
-            "pid": self.pid,
-            "cpu_cores": round((last.cpu_seconds - first.cpu_seconds) / seconds, 3),
-            "cpu_cores_max_interval": round(max(interval_cores), 3),
-            "resident_megabytes_start": round(first.resident_megabytes, 2),
-            "resident_megabytes_end": round(last.resident_megabytes, 2),
-            "resident_megabytes_max": round(max(sample.resident_megabytes for sample in self.samples), 2),
-            "resident_megabytes_growth": round(last.resident_megabytes - first.resident_megabytes, 2),
-            "samples": [asdict(sample) for sample in self.samples],
-        }
-
-
-def read_process(pid: int) -> tuple[float, float]:
-    """``(utime + stime in seconds, VmRSS in MB of 10**6 bytes)`` of a live process."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat.rsplit(")", 1)[1].split()  # the command name may contain spaces and parentheses
-    cpu_seconds = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_SECOND  # fields 14 and 15 of proc(5)
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return cpu_seconds, int(line.split()[1]) * 1024 / 1e6
-    raise RuntimeError(f"process {pid} reports no VmRSS")
-
-
-def read_machine_ticks() -> dict[str, int]:
-    """All-core CPU time from /proc/stat: busy, and busy at nice > 0 (background jobs such as training)."""
-    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    user, nice, system, _idle, _iowait, interrupts, soft_interrupts, steal = values
-    return {"busy": user + nice + system + interrupts + soft_interrupts + steal, "nice": nice}
-
-
-def machine_description() -> dict[str, object]:
-    cpu_model = platform.processor() or platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu_model = line.split(":", 1)[1].strip()
-            break
-    return {
-        "cpu_model": cpu_model,
-        "nproc": len(os.sched_getaffinity(0)),
-        "cores_online": os.cpu_count(),
-        "load_average_at_start": [round(load, 2) for load in os.getloadavg()],
-    }
-
-
-@dataclass
-class ReceivedResult:
-    stamp_nanoseconds: int
-    latency_seconds: float
-    faces: int
-    widths: tuple[int, ...] = ()
 
 
 class ResultsRecorder:
@@ -365,19 +288,6 @@ def wait_for_connections(graph: LaunchedGraph, publisher: rospy.Publisher, recor
         time.sleep(0.05)
 
 
-def sleep_until_next(tick: float, period: float) -> float:
-    """Sleeps until ``tick + period`` (``time.monotonic()``) and returns that tick. The schedule is
-    absolute, so a late frame does not shift the ones after it; more than one period late, it skips
-    ahead instead of sending a burst."""
-    tick += period
-    delay = tick - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-    elif delay < -period:
-        tick = time.monotonic()
-    return tick
-
-
 def publish_frames(
     publisher: rospy.Publisher,
     messages: list[Image],
@@ -415,46 +325,6 @@ def drain(recorder: ResultsRecorder, last_stamp: int) -> None:
         if time.monotonic() - recorder.last_receipt > DRAIN_SILENCE_SECONDS:
             return
         time.sleep(0.05)
-
-
-def latency_per_interval(by_stamp: list[ReceivedResult]) -> list[dict[str, float]]:
-    """p50 and p99 per sampling interval, by stamp: shows when a slow tail happened (a soak's drift)."""
-    start = by_stamp[0].stamp_nanoseconds
-    intervals: dict[int, list[float]] = {}
-    for result in by_stamp:
-        index = int((result.stamp_nanoseconds - start) / 1e9 // SAMPLE_INTERVAL_SECONDS)
-        intervals.setdefault(index, []).append(result.latency_seconds)
-    return [
-        {"from_second": index * SAMPLE_INTERVAL_SECONDS, "results": len(latencies), **percentiles(latencies)}
-        for index, latencies in sorted(intervals.items())
-    ]
-
-
-def latency_figures(results: list[ReceivedResult], published: int) -> dict[str, object]:
-    latencies = [result.latency_seconds for result in results]
-    edge = max(1, math.ceil(EDGE_FRACTION * len(results)))
-    by_stamp = sorted(results, key=lambda result: result.stamp_nanoseconds)
-    out_of_order = sum(
-        1 for before, after in zip(results, results[1:]) if after.stamp_nanoseconds < before.stamp_nanoseconds
-    )
-    return {
-        "frames_published": published,
-        "results_received": len(results),
-        "results_per_frame": round(len(results) / published, 4) if published else 0.0,
-        "latency_milliseconds": {**percentiles(latencies), "max": round(max(latencies) * 1e3, 3)},
-        "latency_p50_first_10_percent_milliseconds": percentiles(
-            [result.latency_seconds for result in by_stamp[:edge]]
-        )["p50"],
-        "latency_p50_last_10_percent_milliseconds": percentiles(
-            [result.latency_seconds for result in by_stamp[-edge:]]
-        )["p50"],
-        "results_older_than_previous": out_of_order,
-        "latency_per_interval_milliseconds": latency_per_interval(by_stamp),
-        "faces_per_result": round(float(np.mean([result.faces for result in results])), 3),
-        "results_with_a_face": round(float(np.mean([result.faces > 0 for result in results])), 4),
-        "face_widths_seen": sorted({width for result in results for width in result.widths}),
-        "faces_histogram": {str(faces): count for faces, count in sorted(Counter(r.faces for r in results).items())},
-    }
 
 
 def acceptance(report: dict[str, object], rate: float) -> list[tuple[bool, str]]:
@@ -577,25 +447,16 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
         warm_up_stamps = publish_frames(publisher, messages, arguments.rate, arguments.warm_up, 0)
 
         machine_start = read_machine_ticks()
-        start = time.monotonic()
-        for process in processes:
-            process.sample(0.0)
-        next_sample = SAMPLE_INTERVAL_SECONDS
-
-        def sample_when_due(elapsed: float) -> None:
-            nonlocal next_sample
-            if elapsed >= next_sample:
-                for process in processes:
-                    process.sample(time.monotonic() - start)
-                next_sample += SAMPLE_INTERVAL_SECONDS
-                print(f"  {elapsed:5.0f} s: {len(recorder.received)} results received, warm-up included", flush=True)
-
-        stamps = publish_frames(
-            publisher, messages, arguments.rate, arguments.duration, len(warm_up_stamps), sample_when_due
+        samples = PeriodicSamples(
+            processes,
+            lambda elapsed: print(
+                f"  {elapsed:5.0f} s: {len(recorder.received)} results received, warm-up included", flush=True
+            ),
         )
-        elapsed = time.monotonic() - start
-        for process in processes:
-            process.sample(elapsed)
+        stamps = publish_frames(
+            publisher, messages, arguments.rate, arguments.duration, len(warm_up_stamps), samples.when_due
+        )
+        elapsed = samples.finish()
         machine_end = read_machine_ticks()
         drain(recorder, stamps[-1])
         rospy.signal_shutdown("benchmark finished")

@@ -18,6 +18,8 @@ from face_affect.settings import MODELS_DIRECTORY
 from face_affect.types import FaceBox
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+collect_ignore = ["ros2"]
+"""The ROS 2 launch tests: in build/ros2_ws's shell, by make test-ros2 (ROS 1 and ROS 2 never share an interpreter)."""
 LIBRARY_PATH = Path(face_affect.__file__).resolve().parents[1]
 """Where the ``face_affect`` under test lies: ``src/`` of the checkout, or an installed package's site-packages."""
 SHARED_DATA = REPOSITORY.parent / "shared" / "data"

@@ -27,8 +27,8 @@ from std_srvs.srv import SetBool
 from face_affect.classifiers import FaceClassifiers
 from face_affect.cropping import crop_face, transmissible_margin
 from face_affect.msg import FaceAffectArray, FaceDetectionArray
-from face_affect.ros.images import ImageConverter
-from face_affect.ros.messages import detection_array
+from face_affect.node_core.messages import detection_array
+from face_affect.ros.messages import ROS1_KIT
 from face_affect.settings import Settings
 from face_affect.tracking import Track
 from face_affect.types import FaceBox
@@ -187,7 +187,6 @@ class Ros4HriTest(unittest.TestCase):
             margin = transmissible_margin(FaceClassifiers.from_settings(Settings()).crop_margin)
             boxes = [FaceBox(40 + 110 * index, 60, 90, 90, 0.9) for index in range(5)]
             crops = [crop_face(photo, box, margin) for box in boxes]
-            converter = ImageConverter()
             pid = node_pid("/face_affect/classifier")
             resident = []
             stamp = rospy.Time.now()
@@ -199,7 +198,7 @@ class Ros4HriTest(unittest.TestCase):
                     for index, box in enumerate(boxes)
                 ]
                 header = Header(stamp=stamp, frame_id="hri_camera")
-                message = detection_array(header, photo.shape, tracks, crops, margin, converter, lambda score: score)
+                message = detection_array(ROS1_KIT, header, photo.shape, tracks, crops, margin, lambda score: score)
                 faces.publish(message)
                 self.assertEqual(len(results.wait_for(stamp).faces), 5)
                 if message_index % 40 == 39:

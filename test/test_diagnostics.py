@@ -14,8 +14,9 @@ import rospy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
 from diagnostic_updater import DiagnosticStatusWrapper  # noqa: E402
 
-from face_affect.ros.diagnostics import NodeStatus, OutputDelay, OutputRate, node_status, window_between  # noqa: E402
-from face_affect.ros.latest import LatestMessageWorker, WorkerCounts  # noqa: E402
+from face_affect.node_core.diagnostics import Status, node_status, window_between  # noqa: E402
+from face_affect.node_core.latest import LatestMessageWorker, WorkerCounts  # noqa: E402
+from face_affect.ros.diagnostics import NodeStatus, OutputDelay, OutputRate  # noqa: E402
 
 MODELS = ["models/gender_mini_xception.onnx", "models/emotion_mini_xception.onnx"]
 
@@ -31,7 +32,9 @@ def wall_clock() -> None:
     rospy.rostime.set_rostime_initialized(True)
 
 
-def values(result: DiagnosticStatus) -> dict[str, str]:
+def values(result: DiagnosticStatus | Status) -> dict[str, str]:
+    if isinstance(result, Status):
+        return result.values
     return {pair.key: pair.value for pair in result.values}
 
 

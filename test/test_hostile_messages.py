@@ -27,8 +27,9 @@ from face_affect.cropping import crop_face, transmissible_margin  # noqa: E402
 from face_affect.detectors.haar import HaarFaceDetector  # noqa: E402
 from face_affect.image_messages import ImageError  # noqa: E402
 from face_affect.msg import FaceDetection, FaceDetectionArray  # noqa: E402
+from face_affect.node_core.messages import MAX_FACES, FaceMessageError, detection_array, tracked_faces  # noqa: E402
 from face_affect.ros.images import ImageConverter  # noqa: E402
-from face_affect.ros.messages import MAX_FACES, FaceMessageError, detection_array, tracked_faces  # noqa: E402
+from face_affect.ros.messages import ROS1_KIT  # noqa: E402
 from face_affect.tracking import Track  # noqa: E402
 from face_affect.types import FaceBox  # noqa: E402
 
@@ -90,7 +91,7 @@ def face_messages(draw) -> FaceDetectionArray:
 def test_face_messages_are_used_only_when_they_are_consistent(message: FaceDetectionArray):
     message = over_the_wire(message)
     try:
-        faces = tracked_faces(message, CONVERTER)
+        faces = tracked_faces(ROS1_KIT, message)
     except (FaceMessageError, ImageError) as error:
         assert_rejection_is_right(message, error)
         return
@@ -160,7 +161,7 @@ def detector_messages(side: int, margin: float, transmit=transmissible_margin) -
         track = Track("t_1", box, first_seen=1.0, last_seen=1.0, confirmed=True)
         crop = crop_face(image, box, crop_margin)
         confidence = HaarFaceDetector.confidence
-        messages.append(detection_array(Header(), image.shape, [track], [crop], crop_margin, CONVERTER, confidence))
+        messages.append(detection_array(ROS1_KIT, Header(), image.shape, [track], [crop], crop_margin, confidence))
     return messages
 
 
@@ -172,7 +173,7 @@ def test_every_face_size_the_detector_sends_is_accepted_after_the_wire(margin: f
     for side in range(1, 1001):
         for message in detector_messages(side, margin):
             try:
-                (face,) = tracked_faces(over_the_wire(message), CONVERTER)
+                (face,) = tracked_faces(ROS1_KIT, over_the_wire(message))
             except FaceMessageError as error:
                 rejected.append((side, str(error)))
                 continue
@@ -186,7 +187,7 @@ def test_cropping_at_the_float64_margin_loses_faces_on_the_wire():
     for side in (124, 125, 126, 375, 625):
         for message in detector_messages(side, 0.076, transmit=float):
             try:
-                tracked_faces(over_the_wire(message), CONVERTER)
+                tracked_faces(ROS1_KIT, over_the_wire(message))
             except FaceMessageError as error:
                 assert "does not match its box and margin" in str(error)
                 rejected.add(side)
@@ -197,7 +198,7 @@ def test_a_flood_of_faces_is_refused_before_any_is_read():
     face = FaceDetection(track_id="x", roi=RegionOfInterest(width=10, height=10), score=1.0)
     flood = FaceDetectionArray(image_width=100, image_height=100, crop_margin=0.1, faces=[face] * 10_000)
     with pytest.raises(FaceMessageError, match="10000 faces in one message"):
-        tracked_faces(flood, CONVERTER)
+        tracked_faces(ROS1_KIT, flood)
 
 
 @st.composite

@@ -21,13 +21,13 @@ from std_msgs.msg import Header  # noqa: E402
 from conftest import over_the_wire  # noqa: E402
 from face_affect.geometry import box_iou  # noqa: E402
 from face_affect.image_messages import SUPPORTED_ENCODINGS, ImageError  # noqa: E402
-from face_affect.ros.hri import expression_message, region_message, softbiometrics_message  # noqa: E402
+from face_affect.node_core.hri import expression_message, region_message, softbiometrics_message  # noqa: E402
+from face_affect.node_core.latest import LatestMessageWorker  # noqa: E402
+from face_affect.node_core.matching import StampMatcher  # noqa: E402
+from face_affect.node_core.memory import MALLOC_TRIM, MALLOPT  # noqa: E402
+from face_affect.node_core.stamps import StampError, StampLimits  # noqa: E402
+from face_affect.node_core.throttle import MAX_KINDS, ThrottledLog  # noqa: E402
 from face_affect.ros.images import ImageConverter  # noqa: E402
-from face_affect.ros.latest import LatestMessageWorker  # noqa: E402
-from face_affect.ros.matching import StampMatcher  # noqa: E402
-from face_affect.ros.memory import MALLOC_TRIM, MALLOPT  # noqa: E402
-from face_affect.ros.stamps import StampError, StampLimits  # noqa: E402
-from face_affect.ros.throttle import MAX_KINDS, ThrottledLog  # noqa: E402
 from face_affect.types import Attribute, FaceBox, FaceResult  # noqa: E402
 
 # A small real picture: odd width, so 3- and 1-byte rows are not 4-byte aligned.
@@ -297,7 +297,7 @@ import io, json, threading
 from pathlib import Path
 from sensor_msgs.msg import Image
 from face_affect.msg import FaceDetection, FaceDetectionArray
-from face_affect.ros.memory import keep_large_blocks_in_heap, release_free_memory
+from face_affect.node_core.memory import keep_large_blocks_in_heap, release_free_memory
 
 keep_large_blocks_in_heap()  # as run_node does (it may be refused: the release must work either way)
 
@@ -339,7 +339,7 @@ def test_memory_freed_by_a_large_message_goes_back_to_the_system() -> None:
 RECEIVE_FAULTS_CHECK = """
 import io, json, resource, socket, threading
 from face_affect.ros.images import BUFF_SIZE
-from face_affect.ros.memory import keep_large_blocks_in_heap
+from face_affect.node_core.memory import keep_large_blocks_in_heap
 
 tuned = keep_large_blocks_in_heap()  # as run_node does
 frame = bytes(640 * 480 * 3)
@@ -402,14 +402,14 @@ def stated_result(gender: str, emotion: str, age: float | None = 34.4) -> FaceRe
 def test_the_messages_carry_the_constants_a_client_compares_with():
     hri_msgs = pytest.importorskip("hri_msgs.msg", reason="hri_msgs is not installed (ROS4HRI is optional)")
     header = Header(frame_id="camera")
-    expression = over_the_wire(expression_message(header, stated_result("woman", "happy")))
+    expression = over_the_wire(expression_message(hri_msgs, header, stated_result("woman", "happy")))
     assert expression.expression == hri_msgs.Expression.HAPPY  # '"happy"' in ROS 1: never compare with "happy"
     assert expression.confidence == pytest.approx(0.7) and expression.valence > 0 and expression.header.frame_id
-    assert over_the_wire(expression_message(header, stated_result("woman", ""))).expression == ""
-    biometrics = over_the_wire(softbiometrics_message(header, stated_result("woman", "happy")))
+    assert over_the_wire(expression_message(hri_msgs, header, stated_result("woman", ""))).expression == ""
+    biometrics = over_the_wire(softbiometrics_message(hri_msgs, header, stated_result("woman", "happy")))
     assert biometrics.gender == hri_msgs.SoftBiometrics.FEMALE and biometrics.gender_confidence == pytest.approx(0.9)
     assert (biometrics.age, biometrics.age_confidence) == (34, pytest.approx(0.6))
-    unsure = over_the_wire(softbiometrics_message(header, stated_result("", "happy", age=None)))
+    unsure = over_the_wire(softbiometrics_message(hri_msgs, header, stated_result("", "happy", age=None)))
     assert unsure.gender == hri_msgs.SoftBiometrics.UNDEFINED and unsure.age == 0
-    roi = over_the_wire(region_message(header, stated_result("man", "sad"), (100, 200), 0.75))
+    roi = over_the_wire(region_message(hri_msgs, header, stated_result("man", "sad"), (100, 200), 0.75))
     assert (roi.xmin, roi.ymin, roi.xmax, roi.ymax, roi.c) == pytest.approx((0.1, 0.1, 0.4, 0.3, 0.75))

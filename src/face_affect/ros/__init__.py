@@ -1,5 +1,2 @@
-"""The ROS adapter layer: the only part of the package, with ``scripts/``, that imports ROS.
-
-``latest``, ``matching``, ``memory``, ``stamps`` and ``throttle`` are plain Python and
-importable without ROS, so pytest checks them without a master.
-"""
+"""The ROS 1 (rospy) adapters: topics, services, timers, parameters and logs around the node core
+(:mod:`face_affect.node_core`), which holds what the nodes do."""

@@ -4,31 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import rospkg
 import rospy
 from geometry_msgs.msg import TransformStamped
 from sensor_msgs.msg import Image
 from tf2_msgs.msg import TFMessage
 
+from face_affect.node_core.frames import read_frames
 from face_affect.ros.images import ImageConverter
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
-
-
-def read_frames(folder: Path) -> list[tuple[str, np.ndarray]]:
-    """Every readable image of ``folder`` in name order, as ``(name, BGR array)``."""
-    frames = []
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            rospy.logwarn(f"{rospy.get_name()}: cannot read {path}, skipped")
-            continue
-        frames.append((path.name, image))
-    return frames
 
 
 def publish_camera_transform(parent_frame: str, frame_id: str) -> rospy.Publisher:
@@ -56,7 +39,7 @@ def publish_frames() -> None:
     seconds_per_image = float(rospy.get_param("~seconds_per_image", 2.0))
     frame_id = rospy.get_param("~frame_id", "camera")
     parent_frame = rospy.get_param("~parent_frame", "")
-    frames = read_frames(folder)
+    frames = read_frames(folder, lambda text: rospy.logwarn(f"{rospy.get_name()}: {text}"))
     if not frames:
         rospy.logfatal(f"{rospy.get_name()}: no readable images in {folder}")
         raise SystemExit(1)

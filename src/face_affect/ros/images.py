@@ -1,8 +1,5 @@
-"""Camera messages to BGR arrays and back, with one CvBridge per node.
-
-The pixels are read by the library (:mod:`face_affect.image_messages`, which a bag reader uses
-too); cv_bridge only builds outgoing messages.
-"""
+"""ROS 1 camera messages to BGR arrays and back: raw images read by the core
+(:mod:`face_affect.node_core.images`), compressed ones and outgoing images by one CvBridge per node."""
 
 from __future__ import annotations
 
@@ -10,33 +7,34 @@ from collections.abc import Callable
 
 import numpy as np
 import rospy
-from cv_bridge import CvBridge
+from cv_bridge import CvBridge, CvBridgeError
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from face_affect.image_messages import ImageError, compressed_to_bgr, raw_pixels, raw_to_bgr
+from face_affect.image_messages import ImageError
+from face_affect.node_core import images
 
 
-class ImageConverter:
+class ImageConverter(images.ImageConverter):
+    """The core's converter, with cv_bridge for compressed images and outgoing messages (as ROS 1 always had)."""
+
     def __init__(self) -> None:
+        super().__init__(Image, CompressedImage)
         self.bridge = CvBridge()
-
-    def to_bgr(self, message: Image | CompressedImage) -> np.ndarray:
-        """Decodes a raw or compressed image into a BGR uint8 array; raises ImageError."""
-        if isinstance(message, CompressedImage):
-            return compressed_to_bgr(message.data, message.format)
-        return raw_to_bgr(message)
-
-    def to_mono8(self, message: Image) -> np.ndarray:
-        """A grey crop from the detector (mono8); other encodings are an ImageError."""
-        if message.encoding != "mono8":
-            raise ImageError(f"expected a mono8 crop, got {message.encoding!r}")
-        return raw_pixels(message)
 
     def to_message(self, image: np.ndarray, encoding: str, header: Header) -> Image:
         message = self.bridge.cv2_to_imgmsg(image, encoding=encoding)
         message.header = header
         return message
+
+    def decode_compressed(self, message: CompressedImage) -> np.ndarray:
+        try:
+            image = self.bridge.compressed_imgmsg_to_cv2(message, desired_encoding="bgr8")
+        except (CvBridgeError, TypeError, ValueError) as error:
+            raise ImageError(f"cannot decode {message.format!r} compressed image: {error}") from error
+        if image is None or image.size == 0:
+            raise ImageError(f"cannot decode {message.format!r} compressed image ({len(message.data)} bytes)")
+        return image
 
 
 def image_topic(compressed: bool) -> str:
