@@ -7,6 +7,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
+import struct
+import tempfile
+import tracemalloc
 from pathlib import Path
 
 import cv2
@@ -15,8 +19,18 @@ import pytest
 from rosbags.highlevel import AnyReader
 
 from conftest import run_cli
+from face_affect import recordings
+from face_affect.bag_salvage import DamagedBagError, SalvagedBag
+from face_affect.errors import RecordingError
 from face_affect.pipeline import FaceAffectPipeline
-from face_affect.recordings import ANNOTATED_TOPIC, RESULTS_TOPIC, RESULTS_TYPE, analyse_recording
+from face_affect.recordings import (
+    ANNOTATED_TOPIC,
+    RESULTS_TOPIC,
+    RESULTS_TYPE,
+    Recording,
+    RecordingWriter,
+    analyse_recording,
+)
 from recorded_bags import (
     COLOUR_TOPIC,
     COMPRESSED_TOPIC,
@@ -249,3 +263,219 @@ def test_recordings_that_did_not_finish_are_read(bags, tmp_path: Path):
     completed = run_cli("bag", str(folder), "--quiet")
     assert completed.returncode == 0, completed.stderr
     assert [json.loads(line)["stamp_ns"] for line in completed.stdout.splitlines()] == [i.stamp_ns for i in written]
+
+
+# Corrupted, not cut short: a bit flipped by a failing disk, a record half overwritten.
+
+
+def ros1_fields(fields: dict[str, bytes | None]) -> bytes:
+    """A record's header or a connection's data; a field that is ``None`` is left out."""
+    return b"".join(
+        struct.pack("<I", len(name) + 1 + len(value)) + name.encode() + b"=" + value
+        for name, value in fields.items()
+        if value is not None
+    )
+
+
+def ros1_record(header: dict[str, bytes], data: bytes = b"") -> bytes:
+    """One record of https://wiki.ros.org/Bags/Format/2.0: header length, header fields, data length, data."""
+    block = ros1_fields(header)
+    return struct.pack("<I", len(block)) + block + struct.pack("<I", len(data)) + data
+
+
+CHATTER_CONNECTION = {"op": b"\x07", "conn": struct.pack("<I", 0), "topic": b"/chatter"}
+CHATTER_TYPE = {
+    "topic": b"/chatter",
+    "type": b"std_msgs/String",
+    "md5sum": b"992ce8a1687cec8c8bd883ec73ca41d1",
+    "message_definition": b"string data\n",
+}
+
+
+def chatter_bag(path: Path, connection: dict | None = None, kind: dict | None = None, **second: dict) -> Path:
+    """A ROS 1 bag's records, built by hand: two ``/chatter`` messages, each in its chunk, the first with the
+    connection. ``connection`` and ``kind`` replace fields of the connection record's header and data; ``second``
+    those of the second message's record (``message``) and its chunk (``chunk``). No index, as a killed recorder."""
+
+    def message(seconds: int, fields: dict) -> bytes:
+        text = f"hello {seconds}".encode()
+        header = {"op": b"\x02", "conn": struct.pack("<I", 0), "time": struct.pack("<II", seconds, 0), **fields}
+        return ros1_record(header, struct.pack("<I", len(text)) + text)
+
+    def chunk(records: bytes, fields: dict) -> bytes:
+        header = {"op": b"\x05", "compression": b"none", "size": struct.pack("<I", len(records)), **fields}
+        return ros1_record(header, records)
+
+    first = ros1_record({**CHATTER_CONNECTION, **(connection or {})}, ros1_fields({**CHATTER_TYPE, **(kind or {})}))
+    first += message(1, {})
+    path.write_bytes(
+        b"#ROSBAG V2.0\n" + chunk(first, {}) + chunk(message(2, second.get("message", {})), second.get("chunk", {}))
+    )
+    return path
+
+
+def read_all(path: Path) -> list[int]:
+    with Recording(path) as recording:
+        return [message.time_ns for message in recording.messages([], everything=True)]
+
+
+def test_a_hand_built_ros1_bag_is_read_without_its_index(tmp_path: Path):
+    """The records the corruptions below damage, read whole when undamaged (so those tests test the damage)."""
+    assert read_all(chatter_bag(tmp_path / "chatter.bag.active")) == [1_000_000_000, 2_000_000_000]
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        ({"connection": {"conn": None}}, "a record without its conn field"),
+        ({"connection": {"conn": b"\x00\x00"}}, "a record whose conn field has 2 bytes, not 4"),
+        ({"connection": {"topic": b"/chat\xffter"}}, "a record whose topic is not UTF-8 text"),
+        ({"kind": {"type": b"String"}}, "a connection record of type 'String', not PACKAGE/NAME"),
+        ({"kind": {"type": b"std_msgs/\xc3"}}, "a record whose type is not UTF-8 text"),
+        ({"kind": {"latching": b"yes"}}, "a malformed record (ValueError: "),
+        ({"message": {"op": b""}}, "a record without a one-byte op code"),
+        ({"message": {"time": b"\x01\x00\x00\x00"}}, "a message record whose time has 4 bytes, not 8"),
+        ({"chunk": {"size": b"\x10\x00\x00"}}, "a record whose size field has 3 bytes, not 4"),
+        ({"chunk": {"compression": b"\xfe"}}, "a record whose compression is not UTF-8 text"),
+    ],
+)
+def test_a_corrupted_ros1_record_stops_the_reading_with_a_recording_error(tmp_path: Path, damage: dict, reason: str):
+    path = chatter_bag(tmp_path / "chatter.bag.active", **damage)
+    with pytest.raises(RecordingError) as raised:
+        read_all(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: damaged or cut short, stopped "), message
+    assert reason in message, message
+    if "message" in damage or "chunk" in damage:  # the first message was read
+        assert "stopped after 1 messages, at 1.000 s" in message
+
+
+def test_a_ros1_bag_without_index_whose_connection_lacks_conn_is_not_a_readable_bag(tmp_path: Path):
+    """Named .bag: rosbags finds no index, and the records from the start hold no topic."""
+    path = chatter_bag(tmp_path / "chatter.bag", connection={"conn": None})
+    with pytest.raises(RecordingError, match=rf"^{re.escape(str(path))}: not a readable bag \("):
+        Recording(path)
+
+
+def renamed_header_field(data: bytes, field: str, occurrence: int) -> bytes:
+    """``data`` with the ``occurrence``-th record header field ``field`` (a uint32 or time) renamed, same length."""
+    size = {"conn": 4, "time": 8}[field]
+    marker = struct.pack("<I", len(field) + 1 + size) + field.encode() + b"="
+    positions = [match.start() for match in re.finditer(re.escape(marker), data)]
+    position = positions[occurrence] + 4
+    return data[:position] + b"X" + data[position + 1 :]
+
+
+def test_a_bit_flip_mid_bag_is_answered_up_to_it_and_the_output_kept(bags, tmp_path: Path):
+    """A killed recorder's ROS 1 bag with one message record's header damaged half way: the images before it are
+    answered and written, then the error names the bag, where it stopped and why; exit 1, no traceback."""
+    source, written = bags["ros1"]
+    path = tmp_path / "trial.bag.active"
+    data = source.read_bytes()
+    messages = len(re.findall(re.escape(struct.pack("<I", 13) + b"time="), data))
+    path.write_bytes(renamed_header_field(data, "time", messages // 2))
+    output = tmp_path / "out.bag"
+    completed = run_cli("bag", str(path), "--output", str(output), "--quiet")
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    answered = [json.loads(line)["stamp_ns"] for line in completed.stdout.splitlines()]
+    assert 0 < len(answered) < len(written)
+    assert answered == [image.stamp_ns for image in written[: len(answered)]]
+    assert re.search(
+        rf"face_affect: {re.escape(str(path))}: damaged or cut short, stopped after \d+ messages, at [\d.]+ s "
+        r"\(bag time\): a record without its time field",
+        completed.stderr,
+    ), completed.stderr
+    with AnyReader([output]) as reader:
+        assert reader.topics[RESULTS_TOPIC].msgcount == len(answered)
+
+
+def test_an_mcap_channel_whose_topic_is_not_text_is_a_clear_error(bags, tmp_path: Path):
+    """Its summary cut off too, so the records are read from the start: the first channel is unreadable."""
+    source, _ = bags["ros2-mcap"]
+    data = storage_file(source).read_bytes()
+    topic = COLOUR_TOPIC.encode()
+    position = data.index(struct.pack("<I", len(topic)) + topic) + 4
+    path = tmp_path / "trial.mcap"
+    path.write_bytes(data[:position] + b"\xff" + data[position + 1 : len(data) * 9 // 10])
+    completed = run_cli("bag", str(path))
+    assert completed.returncode == 1 and completed.stdout == ""
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.startswith(f"face_affect: {path}: "), completed.stderr
+
+
+def test_an_sqlite_message_of_a_topic_the_bag_lacks_is_damage(bags, tmp_path: Path):
+    source, written = bags["ros2-sqlite3"]
+    path = tmp_path / "bag.db3"
+    shutil.copy(storage_file(source), path)
+    with sqlite3.connect(path) as database:
+        database.execute("UPDATE messages SET topic_id = 99 WHERE id = 5")
+    database.close()
+    bag = SalvagedBag(path)
+    try:
+        times = []
+        with pytest.raises(DamagedBagError, match="a message of topic id 99, which its topics table lacks"):
+            for _, time_ns, _ in bag.messages():
+                times.append(time_ns)
+        assert len(times) == 4
+    finally:
+        bag.close()
+
+
+@pytest.fixture
+def salvage_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the SQLite copies of damaged bags go for this test (``tempfile``'s folder)."""
+    folder = tmp_path / "temporary"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_a_damaged_sqlite_bag_is_copied_without_reading_it_into_memory(bags, tmp_path: Path, salvage_folders: Path):
+    """Robot bags are gigabytes: the copy that SQLite accepts is made by the file system, not through a bytes
+    object (the peak of Python's allocations stays well under the bag's size), and removed when closed."""
+    source, written = bags["ros2-sqlite3"]
+    path = tmp_path / "bag.db3"
+    data = storage_file(source).read_bytes()
+    path.write_bytes(data[: len(data) * 6 // 10])
+    del data
+    largest_message = max(image.pixels.nbytes for image in written)
+    tracemalloc.start()
+    try:
+        bag = SalvagedBag(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    try:
+        assert bag.damage and bag.connections
+        assert peak < path.stat().st_size / 2, (peak, path.stat().st_size)  # a bytes copy alone is the size
+        assert peak < 2 * largest_message  # one row of the messages table at a time
+        assert len(list(salvage_folders.iterdir())) == 1
+    finally:
+        bag.close()
+    assert list(salvage_folders.iterdir()) == []
+
+
+def test_a_damaged_sqlite_bag_without_topics_leaves_no_copy(bags, tmp_path: Path, salvage_folders: Path):
+    source, _ = bags["ros2-sqlite3"]
+    data = storage_file(source).read_bytes()
+    page = int.from_bytes(data[16:18], "big")
+    path = tmp_path / "bag.db3"
+    path.write_bytes(data[:page] + bytes(len(data) // 2))  # the schema, then zeros: no table is readable
+    with pytest.raises(RecordingError, match=rf"^{re.escape(str(path))}: not a readable bag"):
+        Recording(path)
+    assert list(salvage_folders.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_output_that_cannot_be_started_is_closed_and_removed(bags, kind: str, tmp_path: Path, monkeypatch):
+    """Without our message definitions (a package installed without msg/), the results' connection fails after
+    the bag was opened: the error names the output, and no half-written bag is left in its place."""
+    empty = tmp_path / "no_definitions"
+    empty.mkdir()
+    monkeypatch.setattr(recordings, "MESSAGE_DEFINITIONS", empty)
+    output = tmp_path / ("out.bag" if kind == "ros1" else "out")
+    refused = rf"^{re.escape(str(output))}: cannot start the bag \(Type '{RESULTS_TYPE}' is unknown"
+    with Recording(bags[kind][0]) as recording, pytest.raises(RecordingError, match=refused):
+        RecordingWriter(output, recording)
+    assert not output.exists()

@@ -3,8 +3,10 @@
 ``rosbags`` opens a bag through what is written last (a ROS 1 bag's index, an MCAP file's summary
 and footer, the page count in an SQLite header), so a recording cut short (power lost, disk full, a
 copy interrupted) does not open at all. :class:`SalvagedBag` walks the records from the start
-instead, as ``rosbag reindex`` and ``mcap recover`` do, and stops at the first incomplete one. It
-offers the part of ``rosbags.highlevel.AnyReader`` that :class:`~face_affect.recordings.Recording` uses.
+instead, as ``rosbag reindex`` and ``mcap recover`` do, and stops at the first incomplete or
+malformed one (a bit flipped by a failing disk, a record half overwritten) with a
+:class:`DamagedBagError`, never a ``KeyError`` or ``struct.error`` from deep inside. It offers the
+part of ``rosbags.highlevel.AnyReader`` that :class:`~face_affect.recordings.Recording` uses.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from rosbags.interfaces import (
     MessageDefinition,
     MessageDefinitionFormat,
 )
-from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
+from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 
 try:
     from compression import zstd  # Python 3.14
@@ -63,6 +65,7 @@ class SalvagedBag:
     counts the messages), a second yields them."""
 
     def __init__(self, path: Path) -> None:
+        """Reads the whole file once; ``OSError`` if it cannot be read (or copied, for an SQLite bag)."""
         self.path = path
         self.kind = bag_kind(path)
         self.is2 = self.kind != "ros1"
@@ -71,14 +74,18 @@ class SalvagedBag:
         self.connections: list[Connection] = []
         self.typestore = get_typestore(Stores.ROS1_NOETIC if self.kind == "ros1" else Stores.ROS2_HUMBLE)
         self.damage = ""
-        counts: dict[int, int] = {}
         try:
-            for connection, _, _ in self.records():
-                counts[connection.id] = counts.get(connection.id, 0) + 1
-        except DamagedBagError as damage:
-            self.damage = str(damage)
-        self.connections = [c._replace(msgcount=counts.get(c.id, 0)) for c in self.found.values()]
-        self.register_types()
+            counts: dict[int, int] = {}
+            try:
+                for connection, _, _ in self.records():
+                    counts[connection.id] = counts.get(connection.id, 0) + 1
+            except DamagedBagError as damage:
+                self.damage = str(damage)
+            self.connections = [c._replace(msgcount=counts.get(c.id, 0)) for c in self.found.values()]
+            self.register_types()
+        except BaseException:
+            self.close()  # the SQLite copy
+            raise
 
     def close(self) -> None:
         self.stack = None
@@ -102,20 +109,27 @@ class SalvagedBag:
         return {connection.id: connection for connection in self.connections}
 
     def register_types(self) -> None:
-        """The bag's own definitions over the default store's (old ROS 2 bags have none)."""
-        types: dict = {}
+        """The bag's own definitions over the default store's (old ROS 2 bags have none). A definition that
+        does not parse or contradicts another is left out: its messages are then unreadable, one by one."""
         for connection in self.connections:
             definition = connection.msgdef
-            if definition.format == MessageDefinitionFormat.MSG and definition.data:
-                types.update(get_types_from_msg(definition.data, connection.msgtype))
-            elif definition.format == MessageDefinitionFormat.IDL and definition.data:
-                types.update(get_types_from_idl(definition.data))
-        self.typestore.register(types)
+            try:
+                if definition.format == MessageDefinitionFormat.MSG and definition.data:
+                    self.typestore.register(get_types_from_msg(definition.data, connection.msgtype))
+                elif definition.format == MessageDefinitionFormat.IDL and definition.data:
+                    self.typestore.register(get_types_from_idl(definition.data))
+            except (TypesysError, ValueError, KeyError, IndexError):  # rosbags' parser on a damaged definition
+                continue
 
     def records(self) -> Iterator[RawMessage]:
+        """Every message record in file order; :class:`DamagedBagError` where a record does not parse."""
         self.found: dict[int, Connection] = {}
         reader = {"ros1": self.ros1_records, "mcap": self.mcap_records, "sqlite3": self.sqlite_records}[self.kind]
-        yield from reader()
+        try:
+            yield from reader()
+        except (KeyError, IndexError, ValueError, struct.error, sqlite3.Error) as error:
+            # What the checks below do not name: a field of the wrong length or value, text that is not UTF-8.
+            raise DamagedBagError(f"a malformed record ({type(error).__name__}: {error})") from error
 
     # ROS 1: https://wiki.ros.org/Bags/Format/2.0
 
@@ -128,8 +142,8 @@ class SalvagedBag:
                     return
                 header, data = record
                 if header["op"][0] == ROS1_CHUNK:
-                    compression = header["compression"].decode()
-                    size = struct.unpack("<I", header["size"])[0]
+                    compression = as_text(field(header, "compression"), "compression")
+                    size = uint32(header, "size")
                     yield from self.ros1_chunk(decompress(data, compression, size))
                 elif header["op"][0] == ROS1_CONNECTION:
                     self.ros1_connection(header, data)
@@ -141,28 +155,35 @@ class SalvagedBag:
             if header["op"][0] == ROS1_CONNECTION:
                 self.ros1_connection(header, data)
             elif header["op"][0] == ROS1_MESSAGE:
-                connection = self.found.get(struct.unpack("<I", header["conn"])[0])
+                connection = self.found.get(uint32(header, "conn"))
                 if connection is None:
                     raise DamagedBagError("a message before its connection record")
-                seconds, nanoseconds = struct.unpack("<II", header["time"])
+                time = field(header, "time")
+                if len(time) != 8:
+                    raise DamagedBagError(f"a message record whose time has {len(time)} bytes, not 8")
+                seconds, nanoseconds = struct.unpack("<II", time)
                 yield connection, seconds * 1_000_000_000 + nanoseconds, data
 
     def ros1_connection(self, header: dict[str, bytes], data: bytes) -> None:
-        identifier = struct.unpack("<I", header["conn"])[0]
+        identifier = uint32(header, "conn")
         if identifier in self.found:
             return
         fields = parse_ros1_fields(data)
-        kind = fields["type"].decode()
-        package, name = kind.split("/", 1)
+        kind = as_text(field(fields, "type"), "type")
+        package, slash, name = kind.partition("/")
+        if not (package and slash and name):
+            raise DamagedBagError(f"a connection record of type {kind!r}, not PACKAGE/NAME")
         self.found[identifier] = Connection(
             identifier,
-            header["topic"].decode(),
+            as_text(field(header, "topic"), "topic"),
             f"{package}/msg/{name}",
-            MessageDefinition(MessageDefinitionFormat.MSG, fields.get("message_definition", b"").decode()),
-            fields.get("md5sum", b"").decode(),
+            MessageDefinition(
+                MessageDefinitionFormat.MSG, as_text(fields.get("message_definition", b""), "message_definition")
+            ),
+            as_text(fields.get("md5sum", b""), "md5sum"),
             0,
             ConnectionExtRosbag1(
-                fields["callerid"].decode() if "callerid" in fields else None,
+                as_text(fields["callerid"], "callerid") if "callerid" in fields else None,
                 int(fields["latching"]) if "latching" in fields else None,
             ),
             self,
@@ -192,7 +213,7 @@ class SalvagedBag:
             fields = _Bytes(body)
             if opcode == MCAP_SCHEMA:
                 identifier = fields.uint(2)
-                schemas[identifier] = (fields.string(), fields.string(), fields.sized(4).decode())
+                schemas[identifier] = (fields.string(), fields.string(), as_text(fields.sized(4), "schema"))
             elif opcode == MCAP_CHANNEL:
                 identifier, schema = fields.uint(2), fields.uint(2)
                 topic, encoding = fields.string(), fields.string()
@@ -236,12 +257,7 @@ class SalvagedBag:
         """SQLite refuses a file shorter than its header says, so a copy says the truth about its length."""
         if self.temporary is None:
             self.temporary = Path(tempfile.mkdtemp(prefix="face_affect_salvage_"))
-            data = bytearray(self.path.read_bytes())
-            page = int.from_bytes(data[16:18], "big") or 65536
-            pages = len(data) // page
-            del data[pages * page :]
-            data[28:32] = pages.to_bytes(4, "big")
-            (self.temporary / "bag.db3").write_bytes(data)
+            truthful_copy(self.path, self.temporary / "bag.db3")
         database = sqlite3.connect(f"file:{self.temporary / 'bag.db3'}?immutable=1", uri=True)
         try:
             try:
@@ -278,7 +294,10 @@ class SalvagedBag:
                     return
                 except sqlite3.DatabaseError as error:
                     raise DamagedBagError(str(error)) from error
-                yield self.found[row[0]], row[1], row[2]
+                connection = self.found.get(row[0])
+                if connection is None:
+                    raise DamagedBagError(f"a message of topic id {row[0]}, which its topics table lacks")
+                yield connection, row[1], row[2]
         finally:
             database.close()
 
@@ -308,7 +327,7 @@ class _Bytes:
         return self.exact(self.uint(size))
 
     def string(self) -> str:
-        return self.sized(4).decode()
+        return as_text(self.sized(4), "text field")
 
     def rest(self) -> bytes:
         return self.read(len(self.data) - self.position)
@@ -320,8 +339,8 @@ def read_ros1_record(stream: BinaryIO | _Bytes) -> tuple[dict[str, bytes], bytes
     if not length:
         return None
     fields = parse_ros1_fields(read_block(stream, length))
-    if "op" not in fields:
-        raise DamagedBagError("a record without an op code")
+    if len(fields.get("op", b"")) != 1:
+        raise DamagedBagError("a record without a one-byte op code")
     return fields, read_block(stream, stream.read(4))
 
 
@@ -334,6 +353,46 @@ def read_block(stream: BinaryIO | _Bytes, length: bytes) -> bytes:
     if len(data) < size:
         raise DamagedBagError("a record cut short")
     return data
+
+
+def field(fields: dict[str, bytes], name: str) -> bytes:
+    """A record's header field that must be there."""
+    if name not in fields:
+        raise DamagedBagError(f"a record without its {name} field")
+    return fields[name]
+
+
+def uint32(fields: dict[str, bytes], name: str) -> int:
+    value = field(fields, name)
+    if len(value) != 4:
+        raise DamagedBagError(f"a record whose {name} field has {len(value)} bytes, not 4")
+    return struct.unpack("<I", value)[0]
+
+
+def as_text(value: bytes, what: str) -> str:
+    try:
+        return bytes(value).decode()
+    except UnicodeDecodeError as error:
+        raise DamagedBagError(f"a record whose {what} is not UTF-8 text") from error
+
+
+def truthful_copy(source: Path, copy: Path) -> None:
+    """``source`` copied to ``copy`` (by the file system, not through memory: bags are gigabytes) with
+    whole pages only and the page count in its header set to them, as SQLite refuses a file shorter
+    than its header says."""
+    shutil.copyfile(source, copy)
+    with copy.open("r+b") as file:
+        header = file.read(32)
+        if len(header) < 32:
+            raise DamagedBagError("an SQLite header cut short")
+        stated = int.from_bytes(header[16:18], "big")
+        page = 65536 if stated == 1 else stated
+        if page < 512 or page & (page - 1):
+            raise DamagedBagError(f"an SQLite header with page size {stated}, not a power of two from 512 to 65536")
+        pages = file.seek(0, 2) // page
+        file.truncate(pages * page)
+        file.seek(28)
+        file.write(pages.to_bytes(4, "big"))
 
 
 def parse_ros1_fields(block: bytes) -> dict[str, bytes]:

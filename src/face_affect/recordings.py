@@ -12,6 +12,7 @@ in message time (the header stamp; the bag's time where the stamp is zero), as o
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from rosbags.rosbag2 import WriterError as Ros2WriterError
 from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from face_affect.bag_salvage import SalvagedBag, bag_kind
+from face_affect.bag_salvage import DamagedBagError, SalvagedBag, bag_kind
 from face_affect.errors import RecordingError
 from face_affect.image_messages import ImageError, bgr_image_fields, compressed_to_bgr, raw_to_bgr
 from face_affect.message_fields import affect_fields
@@ -143,7 +144,7 @@ class Recording:
         if kind == "ros1" and self.path.suffix != ".bag":
             # rosbags goes by the name; `rosbag record` leaves NAME.bag.active when it is killed, without an index.
             self.damage = "not named .bag, so read without its index (NAME.bag.active: a recording that did not finish)"
-            self.reader = SalvagedBag(self.path)
+            self.reader = self.salvage(self.path)
         else:
             self.reader = self.open_indexed(storage)
         self.ros1 = not self.reader.is2
@@ -158,10 +159,19 @@ class Recording:
             return reader
         except Exception as error:  # rosbags raises several types (even UnicodeDecodeError) for a damaged bag
             self.damage = f"its index is unreadable ({describe(error)})"
-            salvaged = SalvagedBag(storage) if storage is not None else None
+            salvaged = self.salvage(storage) if storage is not None else None
             if salvaged is None or not salvaged.connections:
+                if salvaged is not None:
+                    salvaged.close()
                 raise RecordingError(f"{self.path}: not a readable bag ({describe(error)})") from error
             return salvaged
+
+    def salvage(self, storage: Path) -> SalvagedBag:
+        """The records of ``storage`` from the start; :class:`RecordingError` if they cannot be read at all."""
+        try:
+            return SalvagedBag(storage)
+        except (DamagedBagError, TypesysError, OSError) as error:
+            raise RecordingError(f"{self.path}: not a readable bag ({describe(error)})") from error
 
     def __enter__(self) -> Recording:
         return self
@@ -336,12 +346,28 @@ class RecordingWriter:
             plugin = StoragePlugin.MCAP if mcap else StoragePlugin.SQLITE3
             self.writer = Ros2Writer(self.path, version=8, storage_plugin=plugin)
         self.writer.open()
+        try:
+            self.results = self.writer.add_connection(RESULTS_TOPIC, RESULTS_TYPE, typestore=self.typestore)
+            self.annotated = (
+                self.writer.add_connection(ANNOTATED_TOPIC, RAW_IMAGE, typestore=self.typestore) if annotated else None
+            )
+        except BaseException as error:  # a bag left open is no bag: closed, and removed as it holds nothing yet
+            self.discard()
+            if isinstance(error, (KeyError, TypesysError, Ros1WriterError, Ros2WriterError)):
+                raise RecordingError(f"{self.path}: cannot start the bag ({describe(error)})") from error
+            raise
         self.copies: dict[int, Connection] = {}
-        self.results = self.writer.add_connection(RESULTS_TOPIC, RESULTS_TYPE, typestore=self.typestore)
-        self.annotated = (
-            self.writer.add_connection(ANNOTATED_TOPIC, RAW_IMAGE, typestore=self.typestore) if annotated else None
-        )
         self.types = self.typestore.types
+
+    def discard(self) -> None:
+        """Closes the new bag and removes it: it holds nothing of the input yet, and the path is free to try again."""
+        try:
+            self.writer.close()
+        finally:
+            if self.path.is_dir():
+                shutil.rmtree(self.path)
+            else:
+                self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> RecordingWriter:
         return self
