@@ -151,6 +151,9 @@ def test_output_bag_holds_the_input_and_results_for_every_image(bags, kind: str,
         for face, answer in zip(message.faces, record["faces"]):
             assert face.gender == (answer["gender"] or "")
             assert face.age == pytest.approx(answer["age"], abs=0.05)
+            assert face.first_seen.sec + face.first_seen.nanosec * 1e-9 == pytest.approx(answer["first_seen"])
+            probabilities = dict(zip(message.emotion_labels, face.emotion_probabilities))
+            assert probabilities == pytest.approx(answer["emotion_probabilities"], abs=1e-6)
     assert sum(len(message.faces) for message in results) > 0
     assert len(annotated) == sum(image.topic == COLOUR_TOPIC for image in written)
     assert all((m.encoding, m.width, m.height) == ("bgr8", 640, m.height) for m in annotated)

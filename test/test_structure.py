@@ -249,3 +249,11 @@ def test_the_readme_table_lists_every_setting_with_its_type_and_default():
         shown = json.dumps(value) if isinstance(value, (bool, list)) else ('""' if value == "" else str(value))
         shown = shown.replace('"', "") if isinstance(value, list) else shown
         assert documented_default == shown, f"{name}: README says {documented_default}, the default is {shown}"
+
+
+def test_the_results_message_is_built_in_one_place():
+    """``FaceAffect`` and ``FaceAffectArray`` are filled by ``node_core.messages.affect_array`` alone: for the nodes
+    of both ROS versions and for the bag writer (over ``rosbags``' classes), so they cannot drift apart."""
+    built = re.compile(r'FaceAffect(Array)?\(|face_affect/msg/FaceAffect(Array)?"\]\(|RESULTS_TYPE\]\(')
+    builders = {module_name(path) for path in PACKAGE.rglob("*.py") if built.search(path.read_text())}
+    assert builders == {"face_affect.node_core.messages"}

@@ -95,16 +95,3 @@ def compressed_to_bgr(data: bytes | np.ndarray, image_format: str) -> np.ndarray
     if image is None or image.size == 0:
         raise ImageError(f"cannot decode {image_format!r} compressed image ({len(data)} bytes)")
     return image
-
-
-def bgr_image_fields(image: np.ndarray) -> dict[str, object]:
-    """``sensor_msgs/Image``'s fields (less the header) for a BGR frame: what a bag writer fills its message with."""
-    height, width = image.shape[:2]
-    return {
-        "height": height,
-        "width": width,
-        "encoding": "bgr8",
-        "is_bigendian": 0,
-        "step": width * 3,
-        "data": np.ascontiguousarray(image, np.uint8).reshape(-1),
-    }

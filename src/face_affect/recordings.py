@@ -13,14 +13,15 @@ in message time (the header stamp; the bag's time where the stamp is zero), as o
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from rosbags.highlevel import AnyReader
-from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinitionFormat
+from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinitionFormat, Nodetype
 from rosbags.rosbag1 import Writer as Ros1Writer
 from rosbags.rosbag1 import WriterError as Ros1WriterError
 from rosbags.rosbag2 import StoragePlugin
@@ -31,8 +32,9 @@ from rosbags.typesys.store import Typestore
 
 from face_affect.bag_salvage import DamagedBagError, SalvagedBag, bag_kind
 from face_affect.errors import RecordingError
-from face_affect.image_messages import ImageError, bgr_image_fields, compressed_to_bgr, raw_to_bgr
-from face_affect.message_fields import affect_fields
+from face_affect.image_messages import ImageError, compressed_to_bgr, raw_to_bgr
+from face_affect.node_core.images import ImageConverter
+from face_affect.node_core.messages import MessageKit, affect_array, time_fields
 from face_affect.pipeline import FaceAffectPipeline
 from face_affect.settings import PACKAGE_DIRECTORY, Settings, as_settings
 from face_affect.types import FaceResult
@@ -325,6 +327,53 @@ def face_affect_types(typestore: Typestore) -> None:
     typestore.register(types)
 
 
+ONE_BYTE_TYPES = {"byte": "uint8", "char": "uint8", "octet": "uint8"}
+
+
+def message_builder(typestore: Typestore, typename: str, **defaults: Any) -> Callable[..., Any]:
+    """``typestore``'s class of ``typename``, called as rospy's and rclpy's classes are: arrays of numbers may be
+    lists (rosbags serialises numpy arrays only), and ``defaults`` fill the fields not given."""
+    message_class = typestore.types[typename]
+    arrays: dict[str, np.dtype] = {}
+    for name, (node, detail) in typestore.fielddefs[typename][1]:
+        if node in (Nodetype.ARRAY, Nodetype.SEQUENCE) and detail[0][0] == Nodetype.BASE:
+            element = detail[0][1][0]
+            if element != "string":
+                arrays[name] = np.dtype(ONE_BYTE_TYPES.get(element, element))
+
+    def build(**fields: Any) -> Any:
+        for name, dtype in arrays.items():
+            if name in fields:
+                fields[name] = np.asarray(fields[name], dtype)
+        return message_class(**{**defaults, **fields})
+
+    return build
+
+
+def rosbags_kit(typestore: Typestore) -> MessageKit:
+    """The node core's :class:`~face_affect.node_core.messages.MessageKit` over ``typestore``'s classes (our
+    messages registered): a bag gets the messages the nodes publish, built by the same functions."""
+    types = typestore.types
+    time_type = types["builtin_interfaces/msg/Time"]
+    prefix = "face_affect/msg/"
+    faces = {name[len(prefix) :]: message_builder(typestore, name) for name in types if name.startswith(prefix)}
+
+    def time_of(seconds: float) -> Any:
+        sec, nanosec = time_fields(seconds)
+        return time_type(sec=sec, nanosec=nanosec)
+
+    return MessageKit(
+        faces=SimpleNamespace(**faces),
+        region_type=message_builder(typestore, "sensor_msgs/msg/RegionOfInterest", do_rectify=False),
+        header_type=types["std_msgs/msg/Header"],
+        images=ImageConverter(
+            types[RAW_IMAGE], types[COMPRESSED_IMAGE], pixel_data=lambda data: np.frombuffer(data, np.uint8)
+        ),
+        time_of=time_of,
+        seconds_of=lambda time: time.sec + time.nanosec * 1e-9,
+    )
+
+
 class RecordingWriter:
     """A new bag of the input's kind: every input message, plus ``/face_affect/results`` per analysed image and,
     if asked, ``/face_affect/annotated``. Closed (a complete, indexed bag) even when the input stops short."""
@@ -358,6 +407,7 @@ class RecordingWriter:
             raise
         self.copies: dict[int, Connection] = {}
         self.types = self.typestore.types
+        self.kit = rosbags_kit(self.typestore)
 
     def discard(self) -> None:
         """Closes the new bag and removes it: it holds nothing of the input yet, and the path is free to try again."""
@@ -417,9 +467,8 @@ class RecordingWriter:
 
     def header(self, image: RecordedImage) -> Any:
         """The image's header as our typestore's class (a ROS 1 header keeps its ``seq``)."""
-        stamp = self.types["builtin_interfaces/msg/Time"](
-            sec=image.stamp_ns // 1_000_000_000, nanosec=image.stamp_ns % 1_000_000_000
-        )
+        sec, nanosec = divmod(image.stamp_ns, 1_000_000_000)
+        stamp = self.types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
         frame_id = getattr(image.header, "frame_id", "")
         if self.ros1:
             return self.types["std_msgs/msg/Header"](
@@ -430,42 +479,17 @@ class RecordingWriter:
     def write_results(
         self, image: RecordedImage, faces: Iterable[FaceResult], labels: dict[str, Sequence[str]]
     ) -> None:
-        """A ``FaceAffectArray`` with the image's header, at the image's bag time."""
-        gender_labels, emotion_labels = labels.get("gender", ()), labels.get("emotion", ())
-        time_class = self.types["builtin_interfaces/msg/Time"]
-        roi_class = self.types["sensor_msgs/msg/RegionOfInterest"]
-        face_messages = []
-        for face in faces:
-            fields = affect_fields(face, gender_labels, emotion_labels)
-            for name, value in fields.items():
-                if name.endswith("_probabilities"):
-                    fields[name] = np.asarray(value, np.float32)
-            first_seen = max(0, round((face.first_seen or 0.0) * 1e9))
-            face_messages.append(
-                self.types["face_affect/msg/FaceAffect"](
-                    first_seen=time_class(sec=first_seen // 1_000_000_000, nanosec=first_seen % 1_000_000_000),
-                    roi=roi_class(
-                        x_offset=face.box.x,
-                        y_offset=face.box.y,
-                        height=face.box.height,
-                        width=face.box.width,
-                        do_rectify=False,
-                    ),
-                    **fields,
-                )
-            )
-        message = self.types[RESULTS_TYPE](
-            header=self.header(image),
-            gender_labels=list(gender_labels),
-            emotion_labels=list(emotion_labels),
-            faces=face_messages,
+        """A ``FaceAffectArray`` with the image's header, at the image's bag time: what the classifier node
+        publishes (:func:`~face_affect.node_core.messages.affect_array`)."""
+        message = affect_array(
+            self.kit, self.header(image), list(faces), labels.get("gender", ()), labels.get("emotion", ())
         )
         self.writer.write(self.results, image.time_ns, self.serialize(message, RESULTS_TYPE))
 
     def write_annotated(self, image: RecordedImage, annotated: np.ndarray) -> None:
         if self.annotated is None:
             return
-        message = self.types[RAW_IMAGE](header=self.header(image), **bgr_image_fields(annotated))
+        message = self.kit.images.to_message(annotated, "bgr8", self.header(image))
         self.writer.write(self.annotated, image.time_ns, self.serialize(message, RAW_IMAGE))
 
     def serialize(self, message: object, typename: str) -> memoryview:

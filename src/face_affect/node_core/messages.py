@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -32,8 +31,9 @@ class MessageKit:
     ``time_of`` and ``seconds_of`` convert a time field from and to seconds.
     """
 
-    faces: ModuleType
-    region_type: type
+    faces: Any
+    """The module, or any object with the message classes as attributes (the bag writer's, from ``rosbags``)."""
+    region_type: Callable[..., Any]
     header_type: type
     images: ImageConverter
     time_of: Callable[[float], Any]
@@ -41,6 +41,12 @@ class MessageKit:
 
     def stamp_seconds(self, header: Any) -> float:
         return self.seconds_of(header.stamp)
+
+
+def time_fields(seconds: float) -> tuple[int, int]:
+    """``(sec, nanosec)`` of a time in seconds, to the nearest nanosecond (negative: zero): a ROS 2
+    ``builtin_interfaces/Time``'s fields, or those of a bag writer's time class."""
+    return divmod(max(0, round(seconds * 1e9)), 1_000_000_000)
 
 
 def region_of_interest(kit: MessageKit, box: FaceBox) -> Any:
