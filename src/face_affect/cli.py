@@ -360,7 +360,7 @@ def analyse_bag(
     skipped: Counter[str] = Counter()
     overlay = Overlay()  # of --annotate-topic: one camera
     try:
-        for message in recording.messages(topics, everything=writer is not None):
+        for message, faces in analyser.messages(recording, topics, everything=writer is not None):
             if writer is not None:
                 writer.copy(message)
             image = message.image
@@ -374,7 +374,6 @@ def analyse_bag(
                 skipped[image.topic] += 1
                 progress.skip()
                 continue
-            faces = analyser.analyse(image)
             print(json.dumps(RecordedFaces(image, faces).to_json()), flush=True)
             if writer is not None:
                 writer.write_results(image, faces, labels)

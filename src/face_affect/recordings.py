@@ -284,6 +284,14 @@ class RecordingAnalyser:
             camera = self.cameras[image.topic] = VideoPipeline(self.pipeline, self.settings)
         return camera.process(image.frame, image.seconds)
 
+    def messages(
+        self, recording: Recording, topics: Sequence[str], everything: bool = False
+    ) -> Iterator[tuple[Message, list[FaceResult]]]:
+        """Each message of ``topics`` (every message if ``everything``) in bag order, with its image's faces
+        (``[]`` for other messages); :class:`RecordingError` at damage, after what came before it."""
+        for message in recording.messages(topics, everything):
+            yield message, self.analyse(message.image) if message.image is not None else []
+
 
 def analyse_recording(
     path: str | Path,
@@ -303,9 +311,9 @@ def analyse_recording(
     settings = as_settings(settings)
     analyser = RecordingAnalyser(pipeline or FaceAffectPipeline.from_settings(settings), settings)
     with Recording(path) as recording:
-        for message in recording.messages(recording.select(topics)):
+        for message, faces in analyser.messages(recording, recording.select(topics)):
             assert message.image is not None
-            yield RecordedFaces(message.image, analyser.analyse(message.image))
+            yield RecordedFaces(message.image, faces)
 
 
 def register_definition(typestore: Typestore, connection: Connection) -> None:
