@@ -407,6 +407,17 @@ def test_an_mcap_channel_whose_topic_is_not_text_is_a_clear_error(bags, tmp_path
     assert completed.stderr.startswith(f"face_affect: {path}: "), completed.stderr
 
 
+def test_an_mcap_record_length_with_a_high_bit_flipped_is_a_clear_error(bags, tmp_path: Path):
+    """The first record's length asks for 2**62 bytes: not a read that fails for memory."""
+    source, _ = bags["ros2-mcap"]
+    data = bytearray(storage_file(source).read_bytes())
+    data[8 + 1 + 7] |= 0x40  # magic, opcode, the length's top byte
+    path = tmp_path / "trial.mcap"
+    path.write_bytes(data[: len(data) * 9 // 10])
+    with pytest.raises(RecordingError, match=rf"^{re.escape(str(path))}: not a readable bag \("):
+        Recording(path)
+
+
 def test_an_sqlite_message_of_a_topic_the_bag_lacks_is_damage(bags, tmp_path: Path):
     source, written = bags["ros2-sqlite3"]
     path = tmp_path / "bag.db3"

@@ -12,6 +12,7 @@ part of ``rosbags.highlevel.AnyReader`` that :class:`~face_affect.recordings.Rec
 from __future__ import annotations
 
 import bz2
+import os
 import shutil
 import sqlite3
 import struct
@@ -205,9 +206,7 @@ class SalvagedBag:
             if len(head) < 9:
                 raise DamagedBagError("a record cut short")
             opcode, length = head[0], struct.unpack("<Q", head[1:])[0]
-            body = stream.read(length)
-            if len(body) < length:
-                raise DamagedBagError("a record cut short")
+            body = read_at_most_remaining(stream, length)
             if opcode == MCAP_DATA_END:
                 return
             fields = _Bytes(body)
@@ -348,11 +347,19 @@ def read_block(stream: BinaryIO | _Bytes, length: bytes) -> bytes:
     """The block whose little-endian uint32 ``length`` was just read."""
     if len(length) < 4:
         raise DamagedBagError("a record cut short")
-    size = struct.unpack("<I", length)[0]
-    data = stream.read(size)
-    if len(data) < size:
+    return read_at_most_remaining(stream, struct.unpack("<I", length)[0])
+
+
+def read_at_most_remaining(stream: BinaryIO | _Bytes, size: int) -> bytes:
+    """``size`` bytes; :class:`DamagedBagError` if fewer remain, checked before reading, as a flipped high bit
+    of a length asks for exabytes (a ``MemoryError`` from ``read``)."""
+    if isinstance(stream, _Bytes):
+        remaining = len(stream.data) - stream.position
+    else:
+        remaining = os.fstat(stream.fileno()).st_size - stream.tell()
+    if size > remaining:
         raise DamagedBagError("a record cut short")
-    return data
+    return stream.read(size)
 
 
 def field(fields: dict[str, bytes], name: str) -> bytes:
