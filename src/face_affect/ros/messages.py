@@ -23,9 +23,5 @@ ROS1_KIT = messages.MessageKit(
     images=ImageConverter(),
     time_of=to_time,
     seconds_of=lambda time: time.to_sec(),
+    nanoseconds_of=lambda time: time.to_nsec(),
 )
-
-
-def affect_array_to_json(message: msg.FaceAffectArray) -> dict:
-    """One JSON line of ``make demo`` (:func:`face_affect.node_core.messages.affect_array_to_json`)."""
-    return messages.affect_array_to_json(ROS1_KIT, message)

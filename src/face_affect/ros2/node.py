@@ -53,6 +53,7 @@ ROS2_KIT = MessageKit(
     images=ImageConverter(Image, CompressedImage, pixel_data=lambda data: array.array("B", data)),
     time_of=to_time,
     seconds_of=seconds_of,
+    nanoseconds_of=lambda time: time.sec * 10**9 + time.nanosec,
 )
 
 PARAMETER_TYPES = {
