@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import GENDER_MODEL, LIBRARY_PATH, REPOSITORY, run_cli
+from conftest import GENDER_MODEL, REPOSITORY, run_cli
 from face_affect.detectors import create_detector, detector_names, register_detector
 from face_affect.errors import ModelError, SettingsError
 from face_affect.pipeline import FaceAffectPipeline
@@ -19,7 +20,9 @@ from face_affect.types import FaceBox
 from model_files import rewrite_metadata
 
 PHOTOS = REPOSITORY / "data" / "frames"  # bundled: the structure needs none of ../shared/data
-PACKAGE = LIBRARY_PATH / "face_affect"
+# The library's own folder: with the catkin devel space first, ``face_affect`` itself is the devel space's package
+# (generated messages only, its path extended to src/), so a module's file says where the library lies.
+PACKAGE = Path(inspect.getfile(FaceAffectPipeline)).resolve().parent
 
 
 def module_name(path: Path) -> str:

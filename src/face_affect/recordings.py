@@ -379,6 +379,7 @@ def rosbags_kit(typestore: Typestore) -> MessageKit:
         ),
         time_of=time_of,
         seconds_of=lambda time: time.sec + time.nanosec * 1e-9,
+        nanoseconds_of=lambda time: time.sec * 1_000_000_000 + time.nanosec,
     )
 
 
