@@ -94,8 +94,8 @@ def parameter_descriptor(name: str) -> ParameterDescriptor:
 
 
 def declared_value(node: Node, name: str) -> Any:
-    """One setting declared as a typed, read-only parameter (default from :class:`Settings`); its value as
-    given, for :func:`~face_affect.settings.check_value` to judge.
+    """One setting declared as a read-only parameter of its type (a list: see :func:`parameter_descriptor`),
+    default from :class:`Settings`; its value as given, for :func:`~face_affect.settings.check_value` to judge.
 
     rclpy refuses a value that its descriptor does not allow (an int for a float, a value out of range)
     with a traceback, before the library can check it: such a value is declared again untyped and left to
