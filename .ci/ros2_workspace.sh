@@ -31,9 +31,11 @@ fi
 
 # The package's folder links to the repository's contents, not to its root (whose build/ holds the workspace).
 mkdir -p "$workspace/src/face_affect"
-for item in package.xml CMakeLists.txt msg scripts launch config data models src test; do
+for item in CMakeLists.txt msg scripts launch config data models src test; do
     ln -sfn "$repository/$item" "$workspace/src/face_affect/$item"
 done
+# A copy: ament installs package.xml as it finds it, and install/ holds no links into the checkout.
+cp --remove-destination "$repository/package.xml" "$workspace/src/face_affect/package.xml"
 for package in launch/launch launch/launch_testing launch/launch_xml launch/launch_yaml launch_ros/launch_ros \
     launch_ros/launch_testing_ros rcl_interfaces/composition_interfaces hri_msgs; do
     ln -sfn "$upstream/$package" "$workspace/src/$(basename "$package")"
@@ -55,6 +57,9 @@ set +u
 source "$workspace/setup.bash"
 set -u
 cd "$workspace"
+# This package's install anew: earlier builds installed links into the checkout there, and a copy over
+# such a link writes into the checkout.
+rm -rf "$workspace/install/face_affect"
 colcon build --event-handlers console_direct- --cmake-args -DBUILD_TESTING=OFF
 set +u
 source "$workspace/install/local_setup.bash"

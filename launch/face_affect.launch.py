@@ -3,8 +3,11 @@
 ros2 launch face_affect face_affect.launch.py image:=/camera/image_raw [config:=robot.yaml] [ros4hri:=true]
 """
 
+import os
+import tempfile
 from pathlib import Path
 
+import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
@@ -18,15 +21,20 @@ DEFAULT_CONFIG = SHARE / "config" / "default.yaml"
 TRUE = ("true", "1", "yes")
 
 
-def node_parameters(config: str, annotated: bool, ros4hri: bool) -> dict:
+def node_parameters(config: str, annotated: bool, ros4hri: bool) -> str:
     """config/default.yaml, then the ``config`` file over it (flat YAML, as in ROS 1), checked by the
-    settings table at launch, so the nodes get each parameter in its declared type."""
+    settings table at launch, written as a ROS 2 parameter file for both nodes: each value in its declared
+    type, and an empty list as ``[]`` (which the nodes read as empty; launch_ros refuses it in a dict)."""
     settings = load_settings(DEFAULT_CONFIG)
     if config:
         settings = settings.with_values(read_settings_file(config), config)
-    # An empty list has no type that launch_ros can give it: such a setting keeps its declared default.
-    values = {name: getattr(settings, name) for name in SETTINGS if getattr(settings, name) != []}
-    return {**values, "annotate": annotated, "ros4hri": ros4hri}
+    values = {name: getattr(settings, name) for name in SETTINGS}
+    parameters = {"/**": {"ros__parameters": {**values, "annotate": annotated, "ros4hri": ros4hri}}}
+    # As launch_ros does with a dict of parameters: a file of its own, left for the nodes' respawns.
+    descriptor, path = tempfile.mkstemp(prefix="face_affect_parameters_", suffix=".yaml")
+    with os.fdopen(descriptor, "w") as stream:
+        yaml.safe_dump(parameters, stream)
+    return path
 
 
 def nodes(context, *args, **kwargs):

@@ -19,7 +19,8 @@ from launch.actions import IncludeLaunchDescription, RegisterEventHandler
 from launch.event_handlers import OnProcessStart
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch_testing.actions import ReadyToTest
-from rcl_interfaces.msg import Log
+from rcl_interfaces.msg import Log, ParameterValue
+from rcl_interfaces.srv import GetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
@@ -98,6 +99,20 @@ class Client:
             if found is not None:
                 return found
         raise AssertionError(f"no answer for {what} within {TIMEOUT:g} s")
+
+    def parameters(self, node: str, names: list[str]) -> list[ParameterValue]:
+        """The values of a node of the graph's parameters, through its ``get_parameters`` service."""
+        service = self.node.create_client(GetParameters, f"/face_affect/{node}/get_parameters")
+        try:
+            assert service.wait_for_service(timeout_sec=TIMEOUT), f"{node} offers no get_parameters"
+            future = service.call_async(GetParameters.Request(names=names))
+            deadline = time.monotonic() + TIMEOUT
+            while not future.done() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert future.done(), f"{node} did not answer get_parameters"
+            return list(future.result().values)
+        finally:
+            self.node.destroy_client(service)
 
     def logged(self, node: str, text: str, timeout: float = TIMEOUT) -> None:
         self.logs.wait_until(

@@ -20,7 +20,6 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from graph_client import REPOSITORY, STATUS_NAMES, TIMEOUT, Client, Collector, graph_launch, latched
 from hri_msgs.msg import IdsList, NormalizedRegionOfInterest2D
-from rcl_interfaces.srv import GetParameters
 from sensor_msgs.msg import Image
 
 from face_affect.geometry import box_iou
@@ -155,13 +154,7 @@ class GraphTest(unittest.TestCase):
         self.assertGreaterEqual(precision, 0.8)
 
     def test_parameters_come_from_the_yaml_file(self) -> None:
-        client = self.client.node.create_client(GetParameters, "/face_affect/detector/get_parameters")
-        self.assertTrue(client.wait_for_service(timeout_sec=TIMEOUT))
-        future = client.call_async(GetParameters.Request(names=["track_confirm_hits", "diagnostics_period", "ros4hri"]))
-        deadline = time.monotonic() + TIMEOUT
-        while not future.done() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        values = future.result().values
+        values = self.client.parameters("detector", ["track_confirm_hits", "diagnostics_period", "ros4hri"])
         self.assertEqual(values[0].integer_value, 1)  # graph.yaml (the default is 3)
         self.assertAlmostEqual(values[1].double_value, 0.5)
         self.assertTrue(values[2].bool_value)  # the launch argument ros4hri:=true

@@ -217,7 +217,9 @@ class ClassifierCore:
             self.hri_faces.resume()
 
     def stop(self) -> None:
-        self.worker.stop(timeout=1.0)
+        """Waits for the message in hand (one frame's work): the adapter destroys its publishers next, and a
+        publish after that would end in a traceback."""
+        self.worker.stop()
         name = self.host.name
         self.host.info(describe_counts(f"{name} faces (drawing included)", self.worker.counts))
         self.host.info(

@@ -26,7 +26,7 @@ from face_affect.types import FaceBox, FaceResult
 class MessageKit:
     """One ROS version's messages as the core builds and reads them.
 
-    ``faces``: the module of our messages (``face_affect.msg`` in ROS 1, ``face_affect_msgs.msg`` in ROS 2);
+    ``faces``: the module of our messages (``face_affect.msg`` in both: one package holds the messages and the library);
     ``region_type``: ``sensor_msgs/RegionOfInterest``; ``header_type``: ``std_msgs/Header``;
     ``time_of`` and ``seconds_of`` convert a time field from and to seconds, ``nanoseconds_of`` to whole
     nanoseconds (exact, where seconds as a float are not).

@@ -12,6 +12,7 @@ import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -27,7 +28,7 @@ from face_affect.node_core.diagnostics import CounterWindows, DiagnosedWork, Out
 from face_affect.node_core.host import EnableSwitch, NodeHost, Output
 from face_affect.node_core.images import ImageConverter
 from face_affect.node_core.messages import MessageKit
-from face_affect.settings import SETTINGS, Settings, load_settings
+from face_affect.settings import DEFAULTS, SETTINGS, Settings, load_settings
 
 CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 """Camera input: the sensor-data profile (best effort) with a queue of one, as stale frames are of no use."""
@@ -79,6 +80,11 @@ def parameter_descriptor(name: str) -> ParameterDescriptor:
         description=item.metadata["help"] + (f" ({unit})" if unit else ""),
         read_only=True,
     )
+    if kind == "list":
+        # ROS 2 has no typed empty list ([] in a file or on the command line reads as unset), and a statically
+        # typed parameter left unset fails every get_parameters call that names it: typed by the library.
+        descriptor.dynamic_typing = True
+        descriptor.additional_constraints = "a list of strings; unset (as [] reads) is an empty list"
     low, high = item.metadata["minimum"], item.metadata["maximum"]
     if low is not None and high is not None:
         if kind == "float":
@@ -88,15 +94,31 @@ def parameter_descriptor(name: str) -> ParameterDescriptor:
     return descriptor
 
 
+def declared_value(node: Node, name: str) -> Any:
+    """One setting declared as a read-only parameter of its type (a list: see :func:`parameter_descriptor`),
+    default from :class:`Settings`; its value as given, for :func:`~face_affect.settings.check_value` to judge.
+
+    rclpy refuses a value that its descriptor does not allow (an int for a float, a value out of range)
+    with a traceback, before the library can check it: such a value is declared again untyped and left to
+    the library, which takes an int for a float (as ROS 1 does) and names the setting otherwise. A list
+    setting left unset is an empty list (:func:`parameter_descriptor`).
+    """
+    default = getattr(DEFAULTS, name)
+    descriptor = parameter_descriptor(name)
+    try:
+        declared_default = (default or None) if isinstance(default, list) else default
+        value = node.declare_parameter(name, declared_default, descriptor).value
+    except (InvalidParameterTypeException, InvalidParameterValueException):
+        untyped = ParameterDescriptor(description=descriptor.description, read_only=True, dynamic_typing=True)
+        value = node.declare_parameter(name, None, untyped).value
+    return [] if value is None and isinstance(default, list) else value
+
+
 def declare_settings(node: Node) -> Settings:
-    """Every setting declared as a parameter (defaults from :class:`Settings`), then checked as the library
-    checks them (a value out of range stops the node with the setting's name)."""
-    defaults = Settings()
-    values = {
-        name: node.declare_parameter(name, getattr(defaults, name), parameter_descriptor(name)).value
-        for name in SETTINGS
-    }
-    return load_settings(overrides=values)
+    """Every setting declared as a parameter (:func:`declared_value`), then checked as the library checks
+    them: a value of the wrong type or out of range stops the node with one line naming the setting
+    (:class:`~face_affect.errors.SettingsError`)."""
+    return load_settings(overrides={name: declared_value(node, name) for name in SETTINGS})
 
 
 def rclpy_host(node: Node) -> NodeHost:
@@ -199,9 +221,11 @@ class DiagnosticsPublisher:
 
 def run_node(name: str, node_factory: Callable[[Node], object]) -> None:
     """Starts a node; a bad model or setting, or a package a setting needs, ends it with one fatal line
-    and exit status 1 (as in ROS 1). One executor thread: its callbacks only hand messages to the core's
+    and exit status 1 (as in ROS 1). One executor thread: detection and classification run on the core's
     workers, so ``~/enable`` answers while a frame is processed (rclpy's MultiThreadedExecutor cost
-    0.08 cores more at 30 Hz)."""
+    0.08 cores more at 30 Hz); the overlay of ``annotated`` (decoding, drawing, publishing a frame)
+    and the diagnostics run on the executor thread itself. At the end the core's workers finish the
+    message in hand before the node is destroyed."""
     # Ctrl-C ends the spin here, so the worker stops before the context it publishes in is shut down.
     rclpy.init(args=sys.argv, signal_handler_options=SignalHandlerOptions.NO)
     node = Node(name)
