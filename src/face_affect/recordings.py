@@ -34,7 +34,7 @@ from face_affect.bag_salvage import DamagedBagError, SalvagedBag, bag_kind
 from face_affect.errors import RecordingError
 from face_affect.image_messages import ImageError, compressed_to_bgr, raw_to_bgr
 from face_affect.node_core.images import ImageConverter
-from face_affect.node_core.messages import MessageKit, affect_array, time_fields
+from face_affect.node_core.messages import MessageKit, affect_array, sec_nanosec_conversions
 from face_affect.pipeline import FaceAffectPipeline
 from face_affect.settings import PACKAGE_DIRECTORY, Settings, as_settings
 from face_affect.types import FaceResult
@@ -366,10 +366,6 @@ def rosbags_kit(typestore: Typestore) -> MessageKit:
     prefix = "face_affect/msg/"
     faces = {name[len(prefix) :]: message_builder(typestore, name) for name in types if name.startswith(prefix)}
 
-    def time_of(seconds: float) -> Any:
-        sec, nanosec = time_fields(seconds)
-        return time_type(sec=sec, nanosec=nanosec)
-
     return MessageKit(
         faces=SimpleNamespace(**faces),
         region_type=message_builder(typestore, "sensor_msgs/msg/RegionOfInterest", do_rectify=False),
@@ -377,9 +373,7 @@ def rosbags_kit(typestore: Typestore) -> MessageKit:
         images=ImageConverter(
             types[RAW_IMAGE], types[COMPRESSED_IMAGE], pixel_data=lambda data: np.frombuffer(data, np.uint8)
         ),
-        time_of=time_of,
-        seconds_of=lambda time: time.sec + time.nanosec * 1e-9,
-        nanoseconds_of=lambda time: time.sec * 1_000_000_000 + time.nanosec,
+        **sec_nanosec_conversions(time_type),
     )
 
 

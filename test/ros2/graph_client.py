@@ -28,7 +28,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Header
 
 from face_affect.ros2.domains import isolate
-from face_affect.ros2.node import ROS2_KIT, to_time
+from face_affect.ros2.node import ROS2_KIT
 from launch import LaunchDescription
 
 TIMEOUT = 60.0
@@ -85,7 +85,8 @@ class Client:
     def publish_frame(self, image: np.ndarray, encoding: str = "bgr8", stamp: float | None = None) -> float:
         """Publishes a frame stamped now (or ``stamp``); returns its stamp in seconds."""
         stamp = time.time() if stamp is None else stamp
-        message = ROS2_KIT.images.to_message(image, encoding, Header(stamp=to_time(stamp), frame_id="test_camera"))
+        header = Header(stamp=ROS2_KIT.time_of(stamp), frame_id="test_camera")
+        message = ROS2_KIT.images.to_message(image, encoding, header)
         self.camera.publish(message)
         return ROS2_KIT.seconds_of(message.header.stamp)
 

@@ -15,7 +15,7 @@ from std_msgs.msg import Header
 
 from face_affect.node_core.detector import DetectorCore
 from face_affect.node_core.host import NodeHost, Output
-from face_affect.ros2.node import ROS2_KIT, to_time
+from face_affect.ros2.node import ROS2_KIT
 from face_affect.settings import DEFAULTS
 
 FRAME = Path(__file__).resolve().parents[2] / "data" / "frames" / "face_recognition_two_people.jpg"
@@ -35,7 +35,7 @@ def test_stop_waits_for_the_frame_in_hand() -> None:
     host = NodeHost("/face_affect/detector", time.time, log.append, log.append, log.append)
     faces = Output("/face_affect/faces", slow_publish, lambda: 1)
     core = DetectorCore(DEFAULTS, host, ROS2_KIT, faces, "/camera/image")
-    frame = ROS2_KIT.images.to_message(cv2.imread(str(FRAME)), "bgr8", Header(stamp=to_time(time.time())))
+    frame = ROS2_KIT.images.to_message(cv2.imread(str(FRAME)), "bgr8", Header(stamp=ROS2_KIT.time_of(time.time())))
     core.worker.put(frame)
     assert publishing.wait(timeout=60.0), log
     core.stop()

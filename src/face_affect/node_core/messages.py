@@ -51,6 +51,21 @@ def time_fields(seconds: float) -> tuple[int, int]:
     return divmod(max(0, round(seconds * 1e9)), 1_000_000_000)
 
 
+def sec_nanosec_conversions(time_type: Callable[..., Any]) -> dict[str, Callable]:
+    """A :class:`MessageKit`'s ``time_of``, ``seconds_of`` and ``nanoseconds_of`` for a time class with ``sec``
+    and ``nanosec`` fields (ROS 2's ``builtin_interfaces/Time``, rosbags' class of it)."""
+
+    def time_of(seconds: float) -> Any:
+        sec, nanosec = time_fields(seconds)
+        return time_type(sec=sec, nanosec=nanosec)
+
+    return {
+        "time_of": time_of,
+        "seconds_of": lambda time: time.sec + time.nanosec * 1e-9,
+        "nanoseconds_of": lambda time: time.sec * 1_000_000_000 + time.nanosec,
+    }
+
+
 def region_of_interest(kit: MessageKit, box: FaceBox) -> Any:
     return kit.region_type(x_offset=box.x, y_offset=box.y, width=box.width, height=box.height)
 

@@ -27,7 +27,7 @@ from face_affect.errors import MissingPackageError, ModelError, SettingsError
 from face_affect.node_core.diagnostics import CounterWindows, DiagnosedWork, OutputChecks, Status, node_status
 from face_affect.node_core.host import EnableSwitch, NodeHost, Output
 from face_affect.node_core.images import ImageConverter
-from face_affect.node_core.messages import MessageKit
+from face_affect.node_core.messages import MessageKit, sec_nanosec_conversions
 from face_affect.settings import DEFAULTS, SETTINGS, Settings, load_settings
 
 CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -37,24 +37,13 @@ LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, durability=Du
 RESULTS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def to_time(seconds: float) -> Time:
-    nanoseconds = round(max(0.0, seconds) * 1e9)
-    return Time(sec=nanoseconds // 10**9, nanosec=nanoseconds % 10**9)
-
-
-def seconds_of(time: Time) -> float:
-    return time.sec + time.nanosec * 1e-9
-
-
 ROS2_KIT = MessageKit(
     faces=msg,
     region_type=RegionOfInterest,
     header_type=Header,
     # An array.array, not bytes: rclpy's setter checks every byte of any other sequence in Python.
     images=ImageConverter(Image, CompressedImage, pixel_data=lambda data: array.array("B", data)),
-    time_of=to_time,
-    seconds_of=seconds_of,
-    nanoseconds_of=lambda time: time.sec * 10**9 + time.nanosec,
+    **sec_nanosec_conversions(Time),
 )
 
 PARAMETER_TYPES = {
@@ -191,7 +180,7 @@ class DiagnosticsPublisher:
         self.timer = node.create_timer(settings.diagnostics_period, self.publish)
 
     def published(self, stamp: Time) -> None:
-        self.checks.published(seconds_of(stamp), self.node.get_clock().now().nanoseconds * 1e-9)
+        self.checks.published(ROS2_KIT.seconds_of(stamp), self.node.get_clock().now().nanoseconds * 1e-9)
 
     def status(self) -> Status:
         window = self.windows.next()
