@@ -50,6 +50,23 @@ def balancing_weights(groups: np.ndarray, power: float) -> np.ndarray:
     return (weights / weights.mean()).astype(np.float32)
 
 
+def class_balance_within_sources(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Per-face loss weights under which the classes of each source weigh alike, each source keeping its share.
+
+    LFW is 83% men: unweighted, whatever marks a face as LFW's (its framing, its light) would
+    also say "man". Weighted, a source says nothing about the class, while its faces still teach
+    as much as their number. Mean 1.
+    """
+    labels, sources = np.asarray(labels), np.asarray(sources)
+    weights = np.zeros(len(labels), np.float64)
+    for source in np.unique(sources):
+        in_source = sources == source
+        classes, counts = np.unique(labels[in_source], return_counts=True)
+        for label, count in zip(classes, counts):
+            weights[in_source & (labels == label)] = in_source.sum() / (len(classes) * count)
+    return weights.astype(np.float32)
+
+
 def reported_groups(labels: np.ndarray, ages: np.ndarray, races: np.ndarray) -> dict[str, np.ndarray]:
     """Masks of the groups the model card reports: age band × gender and race × gender."""
     bands = age_band_index(ages)
