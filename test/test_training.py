@@ -59,6 +59,7 @@ from face_affect.training.framing import placed_in_framing, reframed  # noqa: E4
 from face_affect.training.graph import NORMALIZATIONS, build_network, normalise  # noqa: E402
 from face_affect.training.groups import balancing_weights, class_balance_within_sources  # noqa: E402
 from face_affect.training.mini_xception import PAPER_WIDTHS, ResidualSeparableModule  # noqa: E402
+from face_affect.training.release import evaluate_model  # noqa: E402
 from face_affect.training.selection import ValidationScore  # noqa: E402
 from face_affect.training.train import TrainingConfig, expectation_error, soft_targets, train  # noqa: E402
 
@@ -611,6 +612,28 @@ def test_calibration_lowers_the_error_of_an_overconfident_file(tmp_path: Path):
     )
     assert report["test"]["ece_after"] == pytest.approx(after, abs=1e-3) and after < 0.03 < before
     assert (tmp_path / "docs" / "gender_mini_xception_reliability.png").is_file()
+
+
+def test_evaluation_reports_gender_by_group_and_the_worst_group_of_sixty_faces():
+    report = evaluate_model(GENDER_MODEL, load_dataset(GENDER), "val", limit=300)
+    groups = report["accuracy_by_group"]
+    assert {"woman 60+", "man 20-39", "woman Black", "man Others"} <= set(groups)
+    assert (
+        sum(
+            groups[f"{gender} {band}"]["count"]
+            for gender in ("woman", "man")
+            for band in ("13-19", "20-39", "40-59", "60+")
+        )
+        == 300
+    )
+    worst = report["worst_group"]
+    assert worst["count"] >= 60 and worst["accuracy"] == min(
+        row["accuracy"] for row in groups.values() if row["count"] >= 60
+    )
+    row = groups["man 20-39"]
+    assert row["standard_error"] == pytest.approx(
+        math.sqrt(row["accuracy"] * (1 - row["accuracy"]) / row["count"]), abs=1e-4
+    )
 
 
 def test_group_weights_favour_rare_groups_and_average_one():

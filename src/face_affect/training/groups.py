@@ -19,6 +19,8 @@ FAIRNESS_AGE_BANDS = ((13, 19), (20, 39), (40, 59), (60, 200))
 MINIMUM_GROUP_FACES = 50
 """A reported group (band × gender, race × gender) smaller than this is too noisy to select on:
 one face is two points of a 50-face group."""
+JUDGED_GROUP_FACES = 60
+"""Issue 32 judges the groups of at least this many test faces, at the point estimate."""
 
 
 def age_band_index(ages: np.ndarray) -> np.ndarray:

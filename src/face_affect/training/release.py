@@ -28,6 +28,12 @@ from face_affect.training.datasets import GENDER_CLASSES, LabelledSplits
 from face_affect.training.evaluation import accuracy_by_group, evaluate, write_confusion_image
 from face_affect.training.export import export_onnx, load_checkpoint
 from face_affect.training.framing import detect_in_crops, framing_margins
+from face_affect.training.groups import (
+    JUDGED_GROUP_FACES,
+    accuracy_by_reported_group,
+    reported_groups,
+    worst_group,
+)
 from face_affect.training.mini_xception import MiniXception
 from face_affect.types import expectation_and_spread
 
@@ -125,6 +131,13 @@ def evaluate_model(model_path: Path, data: LabelledSplits, split: str = "test", 
         report["accuracy_by_age"] = accuracy_by_group(probabilities, labels, codes, names)
         worst = min(report["accuracy_by_race"].items(), key=lambda item: item[1]["accuracy"])
         report["worst_race_group"] = worst[0]
+        if tuple(classifier.labels) == GENDER_CLASSES:
+            groups = reported_groups(labels, extra["age"][: len(labels)], races)
+            table = accuracy_by_reported_group(probabilities.argmax(axis=1) == labels, groups)
+            report["accuracy_by_group"] = table
+            if any(row["count"] >= JUDGED_GROUP_FACES for row in table.values()):
+                name, accuracy = worst_group(table, JUDGED_GROUP_FACES)
+                report["worst_group"] = {"group": name, **table[name]}
     report["_evaluation"] = whole
     return report
 
