@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from face_affect.corruptions import warp
 from face_affect.detectors.haar import HaarFaceDetector
 from face_affect.types import FaceBox, Margins
 
@@ -106,12 +107,7 @@ def reframed(images: np.ndarray, source: Margins, target: Margins) -> np.ndarray
         1 + source_top + source_bottom
     )
     matrix = np.array([[scale_x, 0.0, shift_x], [0.0, scale_y, shift_y]])
-    return np.stack(
-        [
-            cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            for image in images
-        ]
-    )
+    return np.stack([warp(image, matrix) for image in images])
 
 
 def placed_in_framing(images: np.ndarray, target: Margins, seed: int = 0) -> np.ndarray:
