@@ -18,6 +18,7 @@ from conftest import EMOTION_MODEL, GENDER_MODEL, MODELS_DIRECTORY, SHARED_DATA 
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.saliency import GuidedBackpropagation  # noqa: E402
 from face_affect.training.__main__ import main as training_main  # noqa: E402
+from face_affect.training.__main__ import parse_arguments  # noqa: E402
 from face_affect.training.age import (  # noqa: E402
     AGE_BINS,
     CHILD_AGE,
@@ -53,15 +54,20 @@ from face_affect.training.datasets import (  # noqa: E402
     with_extra_training_faces,
 )
 from face_affect.training.distillation import TeacherEnsemble, distillation_loss, onnx_teacher  # noqa: E402
-from face_affect.training.export import export_onnx, torch_probabilities  # noqa: E402
+from face_affect.training.export import export_onnx, load_checkpoint, torch_probabilities  # noqa: E402
+from face_affect.training.framing import placed_in_framing, reframed  # noqa: E402
 from face_affect.training.graph import NORMALIZATIONS, build_network, normalise  # noqa: E402
-from face_affect.training.groups import balancing_weights  # noqa: E402
+from face_affect.training.groups import balancing_weights, class_balance_within_sources  # noqa: E402
+from face_affect.training.mini_xception import PAPER_WIDTHS, ResidualSeparableModule  # noqa: E402
+from face_affect.training.release import evaluate_model  # noqa: E402
 from face_affect.training.selection import ValidationScore  # noqa: E402
 from face_affect.training.train import TrainingConfig, expectation_error, soft_targets, train  # noqa: E402
 
 FER2013 = SHARED_DATA / "fer2013.npz"
 FERPLUS = SHARED_DATA / "ferplus_votes.npz"
 GENDER = SHARED_DATA / "gender_utkface.npz"
+GENDER_EXTRA = SHARED_DATA / "gender_utkface_extra.npz"
+LFW = SHARED_DATA / "gender_lfw.npz"
 
 
 def test_fer2013_csv_rows_go_to_their_usage_split(tmp_path: Path):
@@ -126,6 +132,33 @@ def test_architectures_have_the_papers_sizes():
     assert 400_000 < sum(p.numel() for p in sequential.parameters()) < 700_000
     for network, size in ((mini_xception, 48), (sequential, 48), (build_network("mini_xception", 2), 64)):
         assert network.eval()(torch.zeros(2, 1, size, size)).shape[0] == 2
+
+
+def test_widths_scale_the_papers_block_and_a_longer_list_adds_modules():
+    paper = build_network("mini_xception", 2)
+    assert paper.widths == PAPER_WIDTHS
+    assert sum(p.numel() for p in build_network("mini_xception", 2, widths=PAPER_WIDTHS).parameters()) == 51_186
+    wider = build_network("mini_xception", 2, widths=(16, 32, 64, 128, 256))
+    deeper = build_network("mini_xception", 2, widths=(*PAPER_WIDTHS, 256))
+    modules = [sum(isinstance(layer, ResidualSeparableModule) for layer in net.features) for net in (wider, deeper)]
+    assert modules == [4, 5]
+    for network in (wider, deeper):
+        assert sum(p.numel() for p in network.parameters()) > 3 * 51_186
+        assert network.eval()(torch.zeros(2, 1, 64, 64)).shape == (2, 2)
+    for bad in ((8,), (4, 8, 16)):  # a module is needed; narrower than 8 crashes oneDNN
+        with pytest.raises(ValueError, match="widths"):
+            build_network("mini_xception", 2, widths=bad)
+    with pytest.raises(ValueError, match="mini_xception"):
+        build_network("sequential_cnn", 2, widths=(8, 16))
+
+
+def test_widths_are_read_from_the_command_line():
+    arguments = parse_arguments(["train", "gender", "--data", "x.npz", "--widths", "8,16,32,96,192,384"])
+    assert arguments.widths == (8, 16, 32, 96, 192, 384)
+    assert parse_arguments(["train", "gender", "--data", "x.npz"]).widths == ()
+    for bad in ("8", "8,wide", "8,4"):
+        with pytest.raises(SystemExit):
+            parse_arguments(["train", "gender", "--data", "x.npz", "--widths", bad])
 
 
 def test_augmentation_keeps_shape_and_is_seeded():
@@ -201,6 +234,64 @@ def test_extra_training_faces_go_to_train_only():
     assert len(data.images["train"]) == 7600 + 10792
     assert (len(data.images["val"]), len(data.images["test"])) == (950, 950)
     assert len(data.extra["train"]["race"]) == len(data.labels["train"])
+
+
+def test_extra_archives_are_numbered_as_sources_and_placed_in_the_framing():
+    placed = []
+
+    def place(images: np.ndarray) -> np.ndarray:
+        placed.append(len(images))
+        return images
+
+    data = with_extra_training_faces(GENDER_EXTRA, load_dataset(GENDER))
+    data = with_extra_training_faces(LFW, data, place)
+    assert placed == [9858]
+    sources = data.extra["train"]["source"]
+    assert np.bincount(sources).tolist() == [7600, 10792, 9858] and len(data.labels["train"]) == len(sources)
+    assert set(data.extra["train"]) == {"source"}  # LFW has no age or race: none is kept for a part of train
+    assert (len(data.images["val"]), len(data.images["test"])) == (950, 950)
+
+
+def test_lfw_tight_crops_are_moved_into_the_gender_framing_and_utkface_chips_are_not():
+    target = tuple(OnnxClassifier(GENDER_MODEL).crop_margin)  # measured on UTKFace's validation split
+    with np.load(LFW) as archive:
+        lfw = archive["x"][:120]
+    with np.load(GENDER_EXTRA) as archive:
+        chips = archive["x"][:120]
+    assert placed_in_framing(chips, target) is chips
+    moved = placed_in_framing(lfw, target)
+    assert moved.shape == lfw.shape and np.abs(moved.astype(int) - lfw).mean() > 5
+    # UTKFace's frame sits about 10% lower on the face than LFW's: the eyes, the darkest rows, move up,
+    # to about where UTKFace's chips have them (rows 23 -> 16; the chips' 18).
+    assert eye_row(moved) < eye_row(lfw) - 4
+    assert abs(eye_row(moved) - eye_row(chips)) < abs(eye_row(lfw) - eye_row(chips)) / 2
+
+
+def eye_row(images: np.ndarray) -> int:
+    """The darkest row of the mean face's upper two thirds: the eyes and brows."""
+    return int(np.argmin(images.mean(axis=(0, 2))[:42]))
+
+
+def test_reframing_puts_the_box_where_the_target_framing_has_it():
+    image = np.zeros((1, 64, 64), np.uint8)
+    image[0, :, :32] = 200  # the source image is the box: its left half bright
+    same = reframed(image, (0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0))
+    np.testing.assert_array_equal(same, image)
+    # Target: the box is the central half of the frame, its edges replicated outside.
+    smaller = reframed(image, (0.0, 0.0, 0.0, 0.0), (0.5, 0.5, 0.5, 0.5))[0]
+    assert smaller[32, :15].min() == 200 and smaller[32, 33:].max() == 0  # bright up to the box's centre line
+    assert smaller[2, 2] == 200 and smaller[60, 60] == 0  # replicated edges
+
+
+def test_classes_weigh_alike_within_each_source_which_keeps_its_share():
+    labels = np.array([0] * 10 + [1] * 10 + [0] * 5 + [1] * 25)
+    sources = np.array([0] * 20 + [1] * 30)
+    weights = class_balance_within_sources(labels, sources)
+    assert weights.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(weights[:20], 1.0)  # a balanced source is left alone
+    lfw = sources == 1
+    assert weights[lfw & (labels == 0)].sum() == pytest.approx(weights[lfw & (labels == 1)].sum())
+    assert weights[lfw].sum() == pytest.approx(30)
 
 
 def test_robust_selection_scores_clean_crowd_and_corrupted_accuracy():
@@ -329,6 +420,20 @@ def test_a_student_trains_and_resumes_with_a_teacher_ensemble_and_weight_averagi
     if kept["state"]["best_epoch"] == 3:  # else the average of an earlier epoch
         assert all(torch.equal(kept["network"][name], averaged[name]) for name in weights)
     build_network("mini_xception", 2).load_state_dict(kept["network"])
+
+
+def test_a_wider_network_trains_and_its_checkpoint_rebuilds_and_exports_it_at_its_widths(tmp_path: Path):
+    data = tiny_splits()
+    widths = (8, 12, 16, 24, 32, 48)
+    config = TrainingConfig(epochs=2, batch_size=8, threads=1, schedule="cosine", widths=widths, source_balance=True)
+    best = train(data, config, tmp_path / "wide")
+    network, normalization = load_checkpoint("mini_xception", 2, best)
+    assert network.widths == widths
+    path = tmp_path / "wide.onnx"
+    export_onnx(network, path, (48, 48), {"task": "gender", "labels": ["dark", "bright"], "crop_margin": [0] * 4}, True)
+    batch = data.images["val"][:, None].astype(np.float32)
+    reference = torch_probabilities(network, batch, flip_average=True, normalization=normalization)
+    assert np.abs(OnnxClassifier(path).predict_batch(batch) - reference).max() < 1e-5
 
 
 def test_fine_tuning_starts_from_the_initial_weights(tmp_path: Path):
@@ -509,6 +614,28 @@ def test_calibration_lowers_the_error_of_an_overconfident_file(tmp_path: Path):
     assert (tmp_path / "docs" / "gender_mini_xception_reliability.png").is_file()
 
 
+def test_evaluation_reports_gender_by_group_and_the_worst_group_of_sixty_faces():
+    report = evaluate_model(GENDER_MODEL, load_dataset(GENDER), "val", limit=300)
+    groups = report["accuracy_by_group"]
+    assert {"woman 60+", "man 20-39", "woman Black", "man Others"} <= set(groups)
+    assert (
+        sum(
+            groups[f"{gender} {band}"]["count"]
+            for gender in ("woman", "man")
+            for band in ("13-19", "20-39", "40-59", "60+")
+        )
+        == 300
+    )
+    worst = report["worst_group"]
+    assert worst["count"] >= 60 and worst["accuracy"] == min(
+        row["accuracy"] for row in groups.values() if row["count"] >= 60
+    )
+    row = groups["man 20-39"]
+    assert row["standard_error"] == pytest.approx(
+        math.sqrt(row["accuracy"] * (1 - row["accuracy"]) / row["count"]), abs=1e-4
+    )
+
+
 def test_group_weights_favour_rare_groups_and_average_one():
     groups = np.array([0] * 90 + [1] * 10)
     weights = balancing_weights(groups, power=1.0)
@@ -526,3 +653,6 @@ def test_worst_group_selection_scores_the_least_accurate_group():
     assert always_man["worst_group_accuracy"] == 0.0 and always_man["worst_group"].startswith("woman")
     truth = score(lambda images: data.labels["val"])
     assert truth["worst_group_accuracy"] == 1.0 and truth["score"] == pytest.approx(1.0 + 1e-3)
+    # Other selections log the worst group beside their own score.
+    clean = ValidationScore(data, "clean")(lambda images: np.ones(len(images), int))
+    assert clean["worst_group_accuracy"] == 0.0 and clean["score"] == pytest.approx(0.5)

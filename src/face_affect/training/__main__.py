@@ -23,7 +23,9 @@ from face_affect.training.datasets import (  # noqa: E402
     load_ferplus_votes,
     with_extra_training_faces,
 )
+from face_affect.training.framing import detect_in_crops, framing_margins, placed_in_framing  # noqa: E402
 from face_affect.training.graph import NORMALIZATIONS  # noqa: E402
+from face_affect.training.mini_xception import MINIMUM_WIDTH, PAPER_WIDTHS  # noqa: E402
 from face_affect.training.release import (  # noqa: E402
     evaluate_age_model,
     evaluate_model,
@@ -50,6 +52,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     train_parser.add_argument("task", choices=sorted(TASK_DATA))
     train_parser.add_argument("--data", required=True, help="npz archive, fer2013.csv or UTKFace folder")
     train_parser.add_argument("--architecture", default="mini_xception")
+    train_parser.add_argument(
+        "--widths",
+        type=widths_argument,
+        default=(),
+        help="mini_xception: the stem's width, then each residual module's, comma-separated "
+        f"(default the paper's {','.join(map(str, PAPER_WIDTHS))}; more entries add modules)",
+    )
     train_parser.add_argument("--epochs", type=int, default=TrainingConfig.epochs)
     train_parser.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size)
     train_parser.add_argument("--learning-rate", type=float, default=TrainingConfig.learning_rate)
@@ -118,7 +127,19 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     train_parser.add_argument(
         "--children", type=Path, help="age_utkface_children.npz: UTKFace's faces aged 0-12 (age only)"
     )
-    train_parser.add_argument("--extra-train", type=Path, help="training-only faces, e.g. gender_utkface_extra.npz")
+    train_parser.add_argument(
+        "--extra-train",
+        action="append",
+        default=[],
+        type=Path,
+        help="training-only faces, e.g. gender_utkface_extra.npz (repeatable); each is measured by the detector "
+        "and moved into the data set's framing where it differs (gender_lfw.npz)",
+    )
+    train_parser.add_argument(
+        "--source-balance",
+        action="store_true",
+        help="weigh the classes alike within each source of training faces (the data set, each --extra-train)",
+    )
     train_parser.add_argument(
         "--selection",
         choices=SELECTIONS,
@@ -145,6 +166,18 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     evaluate_parser.add_argument("--data", required=True)
     evaluate_parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     return parser.parse_args(argv)
+
+
+def widths_argument(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(width) for width in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated integers, e.g. 16,32,64,128,256") from None
+    if len(widths) < 2 or min(widths) < MINIMUM_WIDTH:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the stem's width and at least one module's, each at least {MINIMUM_WIDTH}"
+        )
+    return widths
 
 
 def default_output(task: str, architecture: str) -> Path:
@@ -192,7 +225,10 @@ def training_data(arguments: argparse.Namespace) -> LabelledSplits:
     if arguments.votes:
         data = load_ferplus_votes(arguments.votes, data)
     if arguments.extra_train:
-        data = with_extra_training_faces(arguments.extra_train, data)
+        validation = data.images["val"]  # the framing the exported file's crop_margin reproduces
+        target = framing_margins(validation, detect_in_crops(validation))
+        for path in arguments.extra_train:
+            data = with_extra_training_faces(path, data, lambda images: placed_in_framing(images, target))
     if arguments.task == "age":
         if not arguments.children:
             raise SystemExit("train age needs --children age_utkface_children.npz")
@@ -235,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     run_directory = arguments.run_directory or DEFAULT_RUNS_DIRECTORY / name
     config = TrainingConfig(
         architecture=arguments.architecture,
+        widths=arguments.widths,
         epochs=arguments.epochs,
         batch_size=arguments.batch_size,
         learning_rate=arguments.learning_rate,
@@ -254,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         vote_weight=1.0 if arguments.task == "age" else arguments.vote_weight,  # age's targets are its votes
         selection=arguments.selection,
         group_balance=arguments.group_balance,
+        source_balance=arguments.source_balance,
         expectation_weight=arguments.expectation_weight,
     )
     data = training_data(arguments)

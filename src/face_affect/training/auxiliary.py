@@ -41,10 +41,12 @@ def auxiliary_loss(auxiliary_outputs: Tensor, race: Tensor, age: Tensor) -> Tens
     return race_loss + age_loss
 
 
-def without_auxiliary_outputs(network: nn.Module, architecture: str, num_classes: int) -> nn.Module:
+def without_auxiliary_outputs(
+    network: nn.Module, architecture: str, num_classes: int, widths: tuple[int, ...] = ()
+) -> nn.Module:
     """A plain ``num_classes`` network with ``network``'s weights: the last convolution's
     extra output channels (the auxiliary tasks come after the classes) are dropped."""
-    plain = build_network(architecture, num_classes)
+    plain = build_network(architecture, num_classes, widths=widths)
     expected = plain.state_dict()
     state = {}
     for name, value in network.state_dict().items():

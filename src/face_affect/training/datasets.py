@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,8 +116,15 @@ def majority_labels(votes: np.ndarray) -> np.ndarray:
     return np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
 
 
-def with_extra_training_faces(path: str | Path, splits: LabelledSplits) -> LabelledSplits:
-    """``splits`` with the faces of a training-only archive (``gender_utkface_extra.npz``) added to ``train``."""
+def with_extra_training_faces(
+    path: str | Path, splits: LabelledSplits, place: Callable[[np.ndarray], np.ndarray] | None = None
+) -> LabelledSplits:
+    """``splits`` with the faces of a training-only archive (``gender_utkface_extra.npz``) added to ``train``.
+
+    ``place`` puts the archive's images in the data set's framing (``face_affect.training.framing``).
+    ``extra["train"]["source"]`` numbers where each training face came from: 0 the data set, then
+    one number per archive added.
+    """
     with np.load(path) as archive:
         names = tuple(str(name) for name in archive["class_names"])
         if names != splits.class_names:
@@ -125,15 +133,18 @@ def with_extra_training_faces(path: str | Path, splits: LabelledSplits) -> Label
         extra_train = {key: archive[key] for key in ("age", "race") if key in archive.files}
     if images.shape[1:] != splits.images["train"].shape[1:]:
         raise ValueError(f"{path}: images {images.shape[1:]}, the data set has {splits.images['train'].shape[1:]}")
+    if place is not None:
+        images = place(images)
+    sources = splits.extra.get("train", {}).get("source", np.zeros(len(splits.labels["train"]), np.int64))
+    extra_train["source"] = np.full(len(labels), sources.max(initial=0) + 1, np.int64)
     merged_images = dict(splits.images, train=np.concatenate([splits.images["train"], images]))
     merged_labels = dict(splits.labels, train=np.concatenate([splits.labels["train"], labels]))
     merged_extra = dict(splits.extra)
-    if "train" in splits.extra:
-        merged_extra["train"] = {
-            key: np.concatenate([value, extra_train[key]])
-            for key, value in splits.extra["train"].items()
-            if key in extra_train
-        }
+    merged_extra["train"] = {
+        key: np.concatenate([value, extra_train[key]])
+        for key, value in {**splits.extra.get("train", {}), "source": sources}.items()
+        if key in extra_train
+    }
     return LabelledSplits(splits.class_names, merged_images, merged_labels, merged_extra, splits.votes)
 
 

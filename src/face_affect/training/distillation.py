@@ -52,7 +52,7 @@ class TeacherEnsemble(nn.Module):
                 onnx_teachers.append(onnx_teacher(teacher, num_classes, class_names, image_size, threads))
                 continue
             config = json.loads((teacher.parent / "config.json").read_text())
-            network = build_network(config["architecture"], num_classes)
+            network = build_network(config["architecture"], num_classes, widths=config.get("widths", ()))
             network.load_state_dict(torch.load(teacher, weights_only=False)["network"])
             networks.append(network.eval().to(memory_format=torch.channels_last))
             normalizations.append(config.get("normalization", "scale"))

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import torch
 
-from face_affect.training.graph import NORMALIZATIONS, InferenceGraph
+from face_affect.training.graph import NORMALIZATIONS, InferenceGraph, build_network
 from face_affect.types import Margins
 
 OPSET = 17
@@ -67,9 +67,10 @@ def torch_probabilities(
         return InferenceGraph(network, flip_average, normalization).eval()(torch.from_numpy(batch)).numpy()
 
 
-def load_checkpoint(network: torch.nn.Module, checkpoint: Path) -> tuple[torch.nn.Module, str]:
-    """The network with the checkpoint's weights, and the input normalisation it was trained with."""
+def load_checkpoint(architecture: str, num_classes: int, checkpoint: Path) -> tuple[torch.nn.Module, str]:
+    """The network of the checkpoint's widths and weights, and the input normalisation it was trained with."""
     state = torch.load(checkpoint, weights_only=False)
+    network = build_network(architecture, num_classes, widths=state.get("widths", ()))
     network.load_state_dict(state["network"])
     return network.eval().to(memory_format=torch.contiguous_format), state.get("normalization", "scale")
 

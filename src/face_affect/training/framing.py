@@ -9,15 +9,22 @@ a run-time crop look like a training image.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from face_affect.corruptions import warp
 from face_affect.detectors.haar import HaarFaceDetector
 from face_affect.types import FaceBox, Margins
 
 UPSCALED_SIZE = 192
+FRAMING_SAMPLE = 500
+"""Images of a training archive the detector measures its framing on: the median settles long before."""
+FRAMING_TOLERANCE = 0.02
+"""Margins that differ by less on every side (about a pixel at 64 px) are the same framing."""
+LOGGER = logging.getLogger(__name__)
 
 
 @dataclass
@@ -77,3 +84,38 @@ def framing_margins(images: np.ndarray, detected: DetectedFaces) -> Margins:
         raise ValueError("the detector found no face in any image; cannot measure the framing")
     left, top, right, bottom = (round(float(value), 3) for value in np.median(np.array(sides), axis=0))
     return (left, top, right, bottom)
+
+
+def reframed(images: np.ndarray, source: Margins, target: Margins) -> np.ndarray:
+    """Grey images ``[N, H, W]`` framed by ``source`` margins, moved into the ``target`` framing.
+
+    Both are margins around the detector box (:func:`framing_margins`). Each image is scaled and
+    shifted so that its box lands where a ``target`` image has it; where the target frame reaches
+    past the source image, its edges are replicated, as :func:`face_affect.cropping.crop_face`
+    does at the edge of a camera frame.
+    """
+    height, width = images.shape[1:3]
+    source_left, source_top, source_right, source_bottom = source
+    target_left, target_top, target_right, target_bottom = target
+    scale_x = (1 + source_left + source_right) / (1 + target_left + target_right)
+    scale_y = (1 + source_top + source_bottom) / (1 + target_top + target_bottom)
+    # Pixel x of the box's left edge is left * box_width in either frame; same for y.
+    shift_x = target_left * width / (1 + target_left + target_right) - scale_x * source_left * width / (
+        1 + source_left + source_right
+    )
+    shift_y = target_top * height / (1 + target_top + target_bottom) - scale_y * source_top * height / (
+        1 + source_top + source_bottom
+    )
+    matrix = np.array([[scale_x, 0.0, shift_x], [0.0, scale_y, shift_y]])
+    return np.stack([warp(image, matrix) for image in images])
+
+
+def placed_in_framing(images: np.ndarray, target: Margins, seed: int = 0) -> np.ndarray:
+    """``images`` in the ``target`` framing: measured on a sample by the detector, and moved by
+    :func:`reframed` where that framing differs (LFW's tight crops); returned as they are where not
+    (UTKFace's extra chips, which are framed like its splits)."""
+    sample = np.random.default_rng(seed).permutation(len(images))[:FRAMING_SAMPLE]
+    source = framing_margins(images[sample], detect_in_crops(images[sample]))
+    moved = max(abs(have - want) for have, want in zip(source, target)) > FRAMING_TOLERANCE
+    LOGGER.info("framing %s, target %s: %s", source, target, "reframed" if moved else "kept")
+    return reframed(images, source, target) if moved else images

@@ -6,6 +6,8 @@ trained with is the one inside its ONNX graph (never a flag a caller must set).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -40,10 +42,15 @@ def normalise(raw_pixels: Tensor, method: str = "scale") -> Tensor:
     raise ValueError(f"unknown normalization {method!r}; one of {sorted(NORMALIZATIONS)}")
 
 
-def build_network(architecture: str, num_classes: int, in_channels: int = 1) -> nn.Module:
+def build_network(architecture: str, num_classes: int, in_channels: int = 1, widths: Sequence[int] = ()) -> nn.Module:
+    """``widths``: the mini-Xception's layer widths (:data:`PAPER_WIDTHS` when empty)."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; one of {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[architecture](num_classes=num_classes, in_channels=in_channels)
+    if not widths:
+        return ARCHITECTURES[architecture](num_classes=num_classes, in_channels=in_channels)
+    if architecture != "mini_xception":
+        raise ValueError(f"widths are for mini_xception, not {architecture!r}")
+    return MiniXception(num_classes=num_classes, in_channels=in_channels, widths=tuple(widths))
 
 
 class InferenceGraph(nn.Module):

@@ -4,14 +4,21 @@ Two plain 3x3 convolutions, then residual modules of depth-wise separable
 convolutions whose widths double, then a 3x3 convolution to one map per class and
 global average pooling. No fully connected layer: that is why the model has about
 57k parameters at 48x48 with 7 classes.
+
+``widths`` scales the paper's own block: the stem's width, then one width per residual
+module. :data:`PAPER_WIDTHS` is the paper's network; ``(16, 32, 64, 128, 256)`` is the same
+network twice as wide, and a longer list adds modules (each halves the resolution).
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-RESIDUAL_WIDTHS = (16, 32, 64, 128)
-STEM_WIDTH = 8
+PAPER_WIDTHS = (8, 16, 32, 64, 128)
+"""The stem's two convolutions, then the four residual modules, as in the paper's Fig. 4."""
+MINIMUM_WIDTH = 8
+"""Narrower layers (4 or 6 channels in the stem or the first module) crash oneDNN's channels-last
+backward pass on this project's CPUs (torch 2.13); the paper's narrowest is 8."""
 
 
 class SeparableConv2d(nn.Sequential):
@@ -62,14 +69,20 @@ class MiniXception(nn.Module):
         self,
         num_classes: int,
         in_channels: int = 1,
-        residual_widths: tuple[int, ...] = RESIDUAL_WIDTHS,
+        widths: tuple[int, ...] = PAPER_WIDTHS,
     ) -> None:
         super().__init__()
+        if len(widths) < 2 or min(widths) < MINIMUM_WIDTH:
+            raise ValueError(
+                f"widths {widths}: the stem's, then one or more residual modules', each at least {MINIMUM_WIDTH}"
+            )
+        self.widths = tuple(widths)
+        stem_width, *residual_widths = widths
         layers: list[nn.Module] = [
-            conv_bn_relu(in_channels, STEM_WIDTH),
-            conv_bn_relu(STEM_WIDTH, STEM_WIDTH),
+            conv_bn_relu(in_channels, stem_width),
+            conv_bn_relu(stem_width, stem_width),
         ]
-        width = STEM_WIDTH
+        width = stem_width
         for next_width in residual_widths:
             layers.append(ResidualSeparableModule(width, next_width))
             width = next_width

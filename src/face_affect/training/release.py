@@ -28,7 +28,13 @@ from face_affect.training.datasets import GENDER_CLASSES, LabelledSplits
 from face_affect.training.evaluation import accuracy_by_group, evaluate, write_confusion_image
 from face_affect.training.export import export_onnx, load_checkpoint
 from face_affect.training.framing import detect_in_crops, framing_margins
-from face_affect.training.graph import build_network
+from face_affect.training.groups import (
+    JUDGED_GROUP_FACES,
+    accuracy_by_reported_group,
+    reported_groups,
+    worst_group,
+)
+from face_affect.training.mini_xception import MiniXception
 from face_affect.types import expectation_and_spread
 
 DATASET_NAMES = {
@@ -51,7 +57,7 @@ def export_checkpoint(
     flip_average: bool = False,
 ) -> None:
     """Exports with the crop margins measured on the validation split (never the test split)."""
-    network, normalization = load_checkpoint(build_network(architecture, len(data.class_names)), checkpoint)
+    network, normalization = load_checkpoint(architecture, len(data.class_names), checkpoint)
     validation = data.images["val"]
     margins = framing_margins(validation, detect_in_crops(validation))
     height, width = validation.shape[1:3]
@@ -65,6 +71,7 @@ def export_checkpoint(
             "labels": [float(name) for name in data.class_names] if task == "age" else list(data.class_names),
             "crop_margin": list(margins),
             "architecture": architecture,
+            **({"widths": list(network.widths)} if isinstance(network, MiniXception) else {}),
             "dataset": DATASET_NAMES.get(task, task),
             "training_command": command,
         },
@@ -124,6 +131,13 @@ def evaluate_model(model_path: Path, data: LabelledSplits, split: str = "test", 
         report["accuracy_by_age"] = accuracy_by_group(probabilities, labels, codes, names)
         worst = min(report["accuracy_by_race"].items(), key=lambda item: item[1]["accuracy"])
         report["worst_race_group"] = worst[0]
+        if tuple(classifier.labels) == GENDER_CLASSES:
+            groups = reported_groups(labels, extra["age"][: len(labels)], races)
+            table = accuracy_by_reported_group(probabilities.argmax(axis=1) == labels, groups)
+            report["accuracy_by_group"] = table
+            if any(row["count"] >= JUDGED_GROUP_FACES for row in table.values()):
+                name, accuracy = worst_group(table, JUDGED_GROUP_FACES)
+                report["worst_group"] = {"group": name, **table[name]}
     report["_evaluation"] = whole
     return report
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from face_affect.corruptions import corrupted_sets
 from face_affect.training.age import AGE_BINS, age_figures, expected_age
-from face_affect.training.datasets import LabelledSplits, majority_labels
+from face_affect.training.datasets import GENDER_CLASSES, LabelledSplits, majority_labels
 from face_affect.training.groups import accuracy_by_reported_group, reported_groups, worst_group
 
 SELECTIONS = ("clean", "robust", "worst_group", "age_mae")
@@ -51,12 +51,12 @@ class ValidationScore:
         self.corrupted = corrupted_sets(self.images[subset], seed) if selection == "robust" else {}
         votes = data.votes.get("val")
         self.majority = majority_labels(votes) if votes is not None and selection == "robust" else None
-        self.groups = {}
-        if selection == "worst_group":
-            extra = data.extra.get("val", {})
-            if "age" not in extra or "race" not in extra:
-                raise ValueError("worst_group selection needs the validation split's age and race (UTKFace)")
-            self.groups = reported_groups(self.labels, extra["age"], extra["race"])
+        # Where the split has them (UTKFace), the worst group is logged whatever the selection.
+        extra = data.extra.get("val", {})
+        has_groups = "age" in extra and "race" in extra and tuple(data.class_names) == GENDER_CLASSES
+        if selection == "worst_group" and not has_groups:
+            raise ValueError("worst_group selection needs the validation split's age and race (UTKFace)")
+        self.groups = reported_groups(self.labels, extra["age"], extra["race"]) if has_groups else {}
 
     def __call__(self, predict: Predict) -> dict[str, float]:
         """``accuracy`` (the labels'), and for ``robust`` the other figures and their mean, ``score``."""
@@ -86,5 +86,6 @@ class ValidationScore:
         if self.groups:
             name, accuracy = worst_group(accuracy_by_reported_group(predictions == self.labels, self.groups))
             figures.update(worst_group=name, worst_group_accuracy=accuracy)
-            figures["score"] = accuracy + TIE_BREAK * figures["accuracy"]
+        if self.selection == "worst_group":
+            figures["score"] = figures["worst_group_accuracy"] + TIE_BREAK * figures["accuracy"]
         return figures

@@ -28,7 +28,7 @@ from face_affect.training.auxiliary import (
 from face_affect.training.datasets import LabelledSplits
 from face_affect.training.distillation import TeacherEnsemble, distillation_loss
 from face_affect.training.graph import build_network, normalise
-from face_affect.training.groups import balancing_weights, training_groups
+from face_affect.training.groups import balancing_weights, class_balance_within_sources, training_groups
 from face_affect.training.selection import ValidationScore
 
 LOGGER = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ DEFAULT_RUNS_DIRECTORY = Path.home() / ".cache" / "face_affect" / "runs"
 @dataclass
 class TrainingConfig:
     architecture: str = "mini_xception"
+    widths: tuple[int, ...] = ()
+    """The mini-Xception's stem and residual-module widths (:data:`~face_affect.training.mini_xception.PAPER_WIDTHS`
+    when empty)."""
     epochs: int = 100
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -77,6 +80,9 @@ class TrainingConfig:
     auxiliary_weight: float = 0.0
     """Weight of the race and age losses learnt beside gender (:mod:`face_affect.training.auxiliary`);
     0: off."""
+    source_balance: bool = False
+    """Weigh the classes alike within each source of training faces (the data set, each extra
+    archive): :func:`face_affect.training.groups.class_balance_within_sources`."""
     group_balance: float = 0.0
     """Power of the group-balancing loss weights over age band × gender × race
     (:func:`face_affect.training.groups.balancing_weights`); 0: every face alike."""
@@ -176,7 +182,7 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
     generator = torch.Generator().manual_seed(config.seed)
     num_classes = len(data.class_names)
     extra_outputs = AUXILIARY_OUTPUTS if config.auxiliary_weight > 0 else 0
-    network = build_network(config.architecture, num_classes + extra_outputs)
+    network = build_network(config.architecture, num_classes + extra_outputs, widths=config.widths)
     if config.initial_weights:
         network.load_state_dict(torch.load(config.initial_weights, weights_only=False)["network"])
     network = network.to(memory_format=torch.channels_last)
@@ -225,6 +231,10 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
             raise ValueError("group balancing needs the age and race of every training face (UTKFace)")
         groups = training_groups(data.labels["train"], extra["age"], extra["race"])
         face_weights = torch.from_numpy(balancing_weights(groups, config.group_balance))
+    if config.source_balance:
+        sources = data.extra.get("train", {}).get("source", np.zeros(len(train_labels), np.int64))
+        balance = torch.from_numpy(class_balance_within_sources(data.labels["train"], sources))
+        face_weights = balance if face_weights is None else face_weights * balance
     class_values = None
     if config.expectation_weight > 0:
         try:
@@ -275,7 +285,7 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
             averaged.measure_batch_norm(data.images["train"][:BATCH_NORM_IMAGES], config.normalization)
             kept = averaged.network
         if extra_outputs:
-            kept = without_auxiliary_outputs(kept, config.architecture, num_classes)
+            kept = without_auxiliary_outputs(kept, config.architecture, num_classes, config.widths)
         val = validation(class_predictor(kept, config.normalization))
         val_score = val["score"]
         if config.schedule == "plateau":
@@ -286,7 +296,13 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
         if val_score > state["best_val_accuracy"]:
             state.update(best_val_accuracy=val_score, best_epoch=state["epoch"])
             torch.save(
-                {"network": kept.state_dict(), "state": dict(state), "normalization": config.normalization}, best_path
+                {
+                    "network": kept.state_dict(),
+                    "state": dict(state),
+                    "normalization": config.normalization,
+                    "widths": list(config.widths),
+                },
+                best_path,
             )
         record = {
             "epoch": state["epoch"],
