@@ -18,7 +18,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -32,7 +31,6 @@ from graph_measures import (
     machine_description,
     sleep_until_next,
 )
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from scenes import SCENES, moving_windows
@@ -42,6 +40,7 @@ from std_msgs.msg import Bool, Header
 from face_affect.msg import FaceAffectArray
 from face_affect.ros2.domains import isolate
 from face_affect.ros2.node import LATCHED_QOS, ROS2_KIT
+from face_affect.ros2.spin_thread import SpinThread
 
 IMAGE_TOPIC = "/bench_camera/image_raw"
 NODES = ("detector_node", "classifier_node")
@@ -108,9 +107,7 @@ class Client:
             self.node.create_subscription(
                 Bool, f"/face_affect/{name}/ready", lambda message, name=name: self.ready.add(name), LATCHED_QOS
             )
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        threading.Thread(target=self.executor.spin, daemon=True).start()
+        self.spinning = SpinThread(self.node)
 
     def receive(self, message: FaceAffectArray) -> None:
         stamp = message.header.stamp
@@ -134,7 +131,7 @@ class Client:
         return stamps
 
     def close(self) -> None:
-        self.executor.shutdown()
+        self.spinning.stop()
         self.node.destroy_node()
         rclpy.shutdown()
 

@@ -21,7 +21,6 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch_testing.actions import ReadyToTest
 from rcl_interfaces.msg import Log, ParameterValue
 from rcl_interfaces.srv import GetParameters
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import Image
@@ -29,6 +28,7 @@ from std_msgs.msg import Bool, Header
 
 from face_affect.ros2.domains import isolate
 from face_affect.ros2.node import ROS2_KIT
+from face_affect.ros2.spin_thread import SpinThread
 from launch import LaunchDescription
 
 TIMEOUT = 60.0
@@ -64,15 +64,12 @@ class Client:
     def __init__(self, name: str) -> None:
         rclpy.init()
         self.node = Node(name)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spinning = SpinThread(self.node)
         self.camera = self.node.create_publisher(Image, CAMERA, 5)
         self.logs = Collector(self.node, Log, "/rosout", key=None, qos=QoSProfile(depth=1000))
 
     def close(self) -> None:
-        self.executor.shutdown()
+        self.spinning.stop()
         self.node.destroy_node()
         rclpy.shutdown()
 
