@@ -46,9 +46,7 @@ except ImportError:  # pip's isolated build, or a machine without ROS
     generate_distutils_setup = None
 
 if generate_distutils_setup is not None:
-    arguments = generate_distutils_setup(
-        packages=PACKAGES, package_dir=PACKAGE_DIRECTORIES, package_data=PACKAGE_DATA
-    )
+    arguments = generate_distutils_setup(packages=PACKAGES, package_dir=PACKAGE_DIRECTORIES, package_data=PACKAGE_DATA)
 else:
     package_xml = ElementTree.parse(Path(__file__).with_name("package.xml")).getroot()
     arguments = {

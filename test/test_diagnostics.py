@@ -176,8 +176,15 @@ def test_the_node_status_merges_the_checks_unless_paused() -> None:
     counts = WorkerCounts(received=30, processed=30, processing_seconds=0.3, last_received=time.monotonic())
     enabled = [True]
     task = NodeStatus(
-        "face detection", counts, "/camera/image_raw", MODELS, lambda: enabled[0], 5.0,
-        min_rate=0.0, max_delay=0.5, max_ahead=5.0,
+        "face detection",
+        counts,
+        "/camera/image_raw",
+        MODELS,
+        lambda: enabled[0],
+        5.0,
+        min_rate=0.0,
+        max_delay=0.5,
+        max_ahead=5.0,
     )
     assert run_check(task).level == DiagnosticStatus.OK
     task.published(rospy.Time.now() - rospy.Duration(3.0))

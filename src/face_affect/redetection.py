@@ -84,9 +84,7 @@ class TrackingDetector:
                     max(1, round(face.width / scale)),
                     max(1, round(face.height / scale)),
                     face.score,
-                    tuple(
-                        round((x0, y0)[index % 2] + value / scale, 1) for index, value in enumerate(face.keypoints)
-                    ),
+                    tuple(round((x0, y0)[index % 2] + value / scale, 1) for index, value in enumerate(face.keypoints)),
                 )
                 for face in self.detector.detect(region)
             ]

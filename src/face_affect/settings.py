@@ -150,8 +150,12 @@ class Settings:
         5.0, "publishing below this rate (less 10%) makes the status WARN; 0: no check", "Hz", 0.0, 1000.0, ros=True
     )
     diagnostics_max_delay: float = setting(
-        0.5, "frames older than this when published (camera stamp to output) make the status WARN", "s", 0.001,
-        3600.0, ros=True,
+        0.5,
+        "frames older than this when published (camera stamp to output) make the status WARN",
+        "s",
+        0.001,
+        3600.0,
+        ros=True,
     )
     stamp_max_age: float = setting(
         60.0, "input stamped further behind the node's clock is rejected", "s", 0.001, 1e9, ros=True
@@ -160,7 +164,8 @@ class Settings:
         5.0, "input stamped further ahead of the node's clock is rejected", "s", 0.0, 1e9, ros=True
     )
     ros4hri: bool = setting(
-        False, "also publish each confirmed face on ROS4HRI's (REP-155) `/humans/faces/` topics; needs hri_msgs",
+        False,
+        "also publish each confirmed face on ROS4HRI's (REP-155) `/humans/faces/` topics; needs hri_msgs",
         ros=True,
     )
 
