@@ -21,6 +21,7 @@ from face_affect.ros2.node import (
     enable_service,
     publish_ready,
     rclpy_host,
+    release_memory_periodically,
     subscribe_image,
     topic_output,
 )
@@ -53,6 +54,7 @@ class ClassifierNode:
         self.enable = EnableSwitch(self.core.host, pause=self.pause, resume=self.resume)
         self.enable_service = enable_service(node, self.enable)
         self.diagnostics = DiagnosticsPublisher(node, self.core.diagnosed, settings, self.enable)
+        self.memory_release = release_memory_periodically(node, settings.diagnostics_period)
         self.core.published = self.diagnostics.published
         self.watch = node.create_timer(WATCH_PERIOD, self.watch_annotated) if annotated is not None else None
         self.ready = publish_ready(node)

@@ -17,6 +17,7 @@ from face_affect.ros2.node import (
     image_topic,
     publish_ready,
     rclpy_host,
+    release_memory_periodically,
     subscribe_image,
     topic_output,
 )
@@ -35,6 +36,7 @@ class DetectorNode:
         self.enable = EnableSwitch(self.core.host, pause=self.pause, resume=self.resume)
         self.enable_service = enable_service(node, self.enable)
         self.diagnostics = DiagnosticsPublisher(node, self.core.diagnosed, settings, self.enable)
+        self.memory_release = release_memory_periodically(node, settings.diagnostics_period)
         self.core.published = self.diagnostics.published
         self.ready = publish_ready(node)
         node.get_logger().info(f"{node.get_fully_qualified_name()}: detecting faces on {self.core.input_topic}")
