@@ -16,10 +16,12 @@ from face_affect.ros2.node import (
     RESULTS_QOS,
     ROS2_KIT,
     DiagnosticsPublisher,
+    create_output_publisher,
     declare_settings,
     enable_service,
     publish_ready,
     rclpy_host,
+    release_memory_periodically,
     subscribe_image,
     topic_output,
 )
@@ -41,17 +43,18 @@ class ClassifierNode:
         self.image_subscription = None
         self.subscription_lock = threading.Lock()
         self.core.reading_frames = lambda: self.image_subscription is not None
-        annotated = topic_output(node.create_publisher(Image, "annotated", 1)) if settings.annotate else None
+        annotated = topic_output(create_output_publisher(node, Image, "annotated", 1)) if settings.annotate else None
         self.core.outputs = ClassifierOutputs(
-            results=topic_output(node.create_publisher(FaceAffectArray, "results", RESULTS_QOS)),
-            heatmaps=topic_output(node.create_publisher(FaceHeatmapArray, "heatmaps", 2)),
-            heatmap_image=topic_output(node.create_publisher(Image, "heatmaps/image", 1)),
+            results=topic_output(create_output_publisher(node, FaceAffectArray, "results", RESULTS_QOS)),
+            heatmaps=topic_output(create_output_publisher(node, FaceHeatmapArray, "heatmaps", 2)),
+            heatmap_image=topic_output(create_output_publisher(node, Image, "heatmaps/image", 1)),
             annotated=annotated,
         )
         self.faces_subscription = self.subscribe_faces()
         self.enable = EnableSwitch(self.core.host, pause=self.pause, resume=self.resume)
         self.enable_service = enable_service(node, self.enable)
         self.diagnostics = DiagnosticsPublisher(node, self.core.diagnosed, settings, self.enable)
+        self.memory_release = release_memory_periodically(node, settings.diagnostics_period)
         self.core.published = self.diagnostics.published
         self.watch = node.create_timer(WATCH_PERIOD, self.watch_annotated) if annotated is not None else None
         self.ready = publish_ready(node)

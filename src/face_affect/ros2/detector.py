@@ -11,11 +11,13 @@ from face_affect.ros2.node import (
     RESULTS_QOS,
     ROS2_KIT,
     DiagnosticsPublisher,
+    create_output_publisher,
     declare_settings,
     enable_service,
     image_topic,
     publish_ready,
     rclpy_host,
+    release_memory_periodically,
     subscribe_image,
     topic_output,
 )
@@ -28,12 +30,13 @@ class DetectorNode:
         self.node = node
         settings = declare_settings(node)
         self.compressed = settings.compressed
-        faces = topic_output(node.create_publisher(FaceDetectionArray, "faces", RESULTS_QOS))
+        faces = topic_output(create_output_publisher(node, FaceDetectionArray, "faces", RESULTS_QOS))
         self.core = DetectorCore(settings, rclpy_host(node), ROS2_KIT, faces, image_topic(node, self.compressed))
         self.subscription = subscribe_image(node, self.compressed, self.core.worker.put)
         self.enable = EnableSwitch(self.core.host, pause=self.pause, resume=self.resume)
         self.enable_service = enable_service(node, self.enable)
         self.diagnostics = DiagnosticsPublisher(node, self.core.diagnosed, settings, self.enable)
+        self.memory_release = release_memory_periodically(node, settings.diagnostics_period)
         self.core.published = self.diagnostics.published
         self.ready = publish_ready(node)
         node.get_logger().info(f"{node.get_fully_qualified_name()}: detecting faces on {self.core.input_topic}")

@@ -8,7 +8,7 @@ from sensor_msgs.msg import Image
 
 from face_affect.errors import MissingPackageError
 from face_affect.node_core.hri import FACES_NAMESPACE, FaceSchedule
-from face_affect.ros2.node import LATCHED_QOS, ROS2_KIT, topic_output
+from face_affect.ros2.node import LATCHED_QOS, ROS2_KIT, create_output_publisher, topic_output
 
 try:
     from hri_msgs import msg as hri_msgs
@@ -25,10 +25,10 @@ class FaceTopics:
         self.node = node
         namespace = f"{FACES_NAMESPACE}/{face_id}"
         self.publishers = [
-            node.create_publisher(hri_msgs.NormalizedRegionOfInterest2D, f"{namespace}/roi", LATCHED_QOS),
-            node.create_publisher(hri_msgs.Expression, f"{namespace}/expression", LATCHED_QOS),
-            node.create_publisher(hri_msgs.SoftBiometrics, f"{namespace}/softbiometrics", LATCHED_QOS),
-            node.create_publisher(Image, f"{namespace}/cropped", 1),
+            create_output_publisher(node, hri_msgs.NormalizedRegionOfInterest2D, f"{namespace}/roi", LATCHED_QOS),
+            create_output_publisher(node, hri_msgs.Expression, f"{namespace}/expression", LATCHED_QOS),
+            create_output_publisher(node, hri_msgs.SoftBiometrics, f"{namespace}/softbiometrics", LATCHED_QOS),
+            create_output_publisher(node, Image, f"{namespace}/cropped", 1),
         ]
         self.roi, self.expression, self.softbiometrics, self.cropped = map(topic_output, self.publishers)
 
@@ -41,7 +41,7 @@ def face_schedule(node: Node) -> FaceSchedule:
     """The REP-155 face topics of the confirmed tracks (see :mod:`face_affect.node_core.hri`)."""
     if hri_msgs is None:
         raise MissingPackageError(MISSING_HRI_MSGS)
-    tracked = topic_output(node.create_publisher(hri_msgs.IdsList, f"{FACES_NAMESPACE}/tracked", 1))
+    tracked = topic_output(create_output_publisher(node, hri_msgs.IdsList, f"{FACES_NAMESPACE}/tracked", 1))
     return FaceSchedule(
         hri_msgs, ROS2_KIT, lambda face_id: FaceTopics(node, face_id), tracked, lambda: node.get_clock().now().to_msg()
     )
