@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import array
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -225,6 +226,21 @@ class DiagnosticsPublisher:
         )
 
 
+def interrupt(signal_number: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signal_number).name)
+
+
+def end_spin_on_signals() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread, whatever the node inherited.
+
+    A process started in the background by a non-interactive shell (``make ... &``, CI) inherits SIGINT
+    ignored, and Python then leaves it ignored: launch's SIGINT did nothing, and each node was ended by
+    its SIGTERM 5 s later, with no summary logged and exit status -15.
+    """
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run_node(name: str, node_factory: Callable[[Node], object]) -> None:
     """Starts a node; a bad model or setting, or a package a setting needs, ends it with one fatal line
     and exit status 1 (as in ROS 1). One executor thread: detection and classification run on the core's
@@ -238,7 +254,9 @@ def run_node(name: str, node_factory: Callable[[Node], object]) -> None:
     faulted in anew (about 2 ms of CPU a VGA frame, measured with perf; 1.2 ms with the heap kept).
     """
     heap_tuned = keep_large_blocks_in_heap()
-    # Ctrl-C ends the spin here, so the worker stops before the context it publishes in is shut down.
+    # SIGINT (Ctrl-C, launch) and SIGTERM (launch's escalation) end the spin here, so the worker stops
+    # before the context it publishes in is shut down; rclpy's own handlers would shut the context first.
+    end_spin_on_signals()
     rclpy.init(args=sys.argv, signal_handler_options=SignalHandlerOptions.NO)
     node = Node(name)
     if not heap_tuned:

@@ -22,7 +22,7 @@ from sensor_msgs.msg import Image
 
 from face_affect.msg import FaceAffectArray
 from face_affect.node_core.recorder import ResultRecorder
-from face_affect.ros2.node import ROS2_KIT
+from face_affect.ros2.node import ROS2_KIT, end_spin_on_signals
 
 
 class RecordingNode:
@@ -71,6 +71,7 @@ def spin_until(executor: SingleThreadedExecutor, done: Callable[[], bool], secon
 
 def main() -> None:
     # Ctrl-C ends the recording (and writes the summary), not the context under it.
+    end_spin_on_signals()
     rclpy.init(args=sys.argv, signal_handler_options=SignalHandlerOptions.NO)
     node = Node("record_results")
     executor = SingleThreadedExecutor()
