@@ -84,7 +84,9 @@ class LaunchedGraph:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            # Ctrl-C as a terminal gives it, to the whole group: launch ended by SIGINT leaves the nodes to
+            # the terminal's SIGINT and only arms its SIGTERM escalation (5 s later).
+            os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
