@@ -25,6 +25,7 @@ from face_affect.training.datasets import (  # noqa: E402
 )
 from face_affect.training.framing import detect_in_crops, framing_margins, placed_in_framing  # noqa: E402
 from face_affect.training.graph import NORMALIZATIONS  # noqa: E402
+from face_affect.training.heads import HeadsConfig, load_heads_data, train_heads  # noqa: E402
 from face_affect.training.mini_xception import MINIMUM_WIDTH, PAPER_WIDTHS  # noqa: E402
 from face_affect.training.release import (  # noqa: E402
     evaluate_age_model,
@@ -146,6 +147,43 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         default=TrainingConfig.selection,
         help="validation figure that keeps an epoch",
     )
+    heads_parser = commands.add_parser(
+        "train-heads", help="one trunk, emotion, gender and age heads, trained on every face (or resume), then export"
+    )
+    heads_parser.add_argument("--fer", type=Path, required=True, help="fer2013.npz (emotion)")
+    heads_parser.add_argument("--votes", type=Path, required=True, help="ferplus_votes.npz (emotion)")
+    heads_parser.add_argument("--utkface", type=Path, required=True, help="gender_utkface.npz (gender and age)")
+    heads_parser.add_argument(
+        "--utkface-extra", type=Path, action="append", default=[], help="gender_utkface_extra.npz (repeatable)"
+    )
+    heads_parser.add_argument("--children", type=Path, required=True, help="age_utkface_children.npz (age)")
+    heads_parser.add_argument(
+        "--lfw", type=Path, action="append", default=[], help="gender_lfw.npz: gender only, reframed (repeatable)"
+    )
+    heads_parser.add_argument("--widths", type=widths_argument, default=HeadsConfig.widths)
+    heads_parser.add_argument("--input-size", type=int, default=HeadsConfig.input_size)
+    heads_parser.add_argument("--epochs", type=int, default=HeadsConfig.epochs)
+    heads_parser.add_argument("--batch-size", type=int, default=HeadsConfig.batch_size)
+    heads_parser.add_argument("--learning-rate", type=float, default=HeadsConfig.learning_rate)
+    heads_parser.add_argument("--label-smoothing", type=float, default=HeadsConfig.label_smoothing)
+    heads_parser.add_argument("--vote-weight", type=float, default=HeadsConfig.vote_weight)
+    heads_parser.add_argument("--expectation-weight", type=float, default=HeadsConfig.expectation_weight)
+    heads_parser.add_argument("--age-group-balance", type=float, default=HeadsConfig.age_group_balance)
+    heads_parser.add_argument("--camera-augmentation", type=float, default=0.2, metavar="P")
+    heads_parser.add_argument("--rotation-degrees", type=float, default=15.0)
+    heads_parser.add_argument("--normalization", choices=sorted(NORMALIZATIONS), default=HeadsConfig.normalization)
+    heads_parser.add_argument("--seed", type=int, default=HeadsConfig.seed)
+    heads_parser.add_argument("--threads", type=int, default=HeadsConfig.threads)
+    heads_parser.add_argument("--epochs-now", type=int, default=0, help="stop after this many epochs (0: all)")
+    heads_parser.add_argument(
+        "--train-only", action="store_true", help="stop when trained; the same command without it exports"
+    )
+    heads_parser.add_argument("--run-directory", type=Path, help="checkpoints and log (outside the repo)")
+    heads_parser.add_argument(
+        "--output", type=Path, help="ONNX file (default models/heads_mini_xception.onnx)"
+    )
+    heads_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
+    heads_parser.add_argument("--child-recall", type=float, default=0.0, help=CHILD_RECALL_HELP)
     export_parser = commands.add_parser("export", help="export a checkpoint, then evaluate the ONNX file")
     export_parser.add_argument("task", choices=sorted(TASK_DATA))
     export_parser.add_argument("--data", required=True)
@@ -236,10 +274,48 @@ def training_data(arguments: argparse.Namespace) -> LabelledSplits:
     return data
 
 
+def train_heads_command(arguments: argparse.Namespace, argv: list[str]) -> int:
+    """``train-heads``: trains (or resumes) the three-headed network, then exports, calibrates and reports."""
+    config = HeadsConfig(
+        widths=arguments.widths,
+        input_size=arguments.input_size,
+        epochs=arguments.epochs,
+        batch_size=arguments.batch_size,
+        learning_rate=arguments.learning_rate,
+        label_smoothing=arguments.label_smoothing,
+        vote_weight=arguments.vote_weight,
+        expectation_weight=arguments.expectation_weight,
+        age_group_balance=arguments.age_group_balance,
+        seed=arguments.seed,
+        threads=arguments.threads,
+        augmentation=AugmentationRanges(rotation_degrees=arguments.rotation_degrees),
+        camera_effects=CameraEffects(probability=arguments.camera_augmentation),
+        normalization=arguments.normalization,
+    )
+    run_directory = arguments.run_directory or DEFAULT_RUNS_DIRECTORY / "heads_mini_xception"
+    splits = load_heads_data(
+        arguments.fer,
+        arguments.votes,
+        arguments.utkface,
+        arguments.utkface_extra,
+        arguments.children,
+        arguments.lfw,
+        config.input_size,
+        config.age_group_balance,
+    )
+    train_heads(splits, config, run_directory, arguments.epochs_now)
+    finished = json.loads((run_directory / "log.jsonl").read_text().splitlines()[-1])["epoch"] >= config.epochs
+    if not finished or arguments.train_only:
+        logging.info("stopped; the same command resumes (and, without --train-only, exports when trained)")
+        return 0
+    logging.info("trained; export comes with the runtime's multi-head support")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     arguments = parse_arguments(argv)
-    if getattr(arguments, "child_recall", 0) and arguments.task != "age":
+    if getattr(arguments, "child_recall", 0) and getattr(arguments, "task", "age") != "age":
         raise SystemExit("--child-recall is for age: the share of the validation children estimated under 13")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if arguments.command == "evaluate":
@@ -267,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             arguments.child_recall,
         )
         return 0
+    if arguments.command == "train-heads":
+        return train_heads_command(arguments, argv)
     name = f"{arguments.task}_{arguments.architecture}"
     run_directory = arguments.run_directory or DEFAULT_RUNS_DIRECTORY / name
     config = TrainingConfig(
