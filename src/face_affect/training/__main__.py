@@ -13,6 +13,9 @@ from pathlib import Path
 # oneDNN's AVX-512 kernels can crash on odd batch sizes on these CPUs; must be set before torch loads.
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
+import numpy as np  # noqa: E402
+
+from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.settings import SOURCE_ROOT  # noqa: E402
 from face_affect.training.age import age_splits  # noqa: E402
 from face_affect.training.augmentation import AugmentationRanges, CameraEffects  # noqa: E402
@@ -25,7 +28,14 @@ from face_affect.training.datasets import (  # noqa: E402
 )
 from face_affect.training.framing import detect_in_crops, framing_margins, placed_in_framing  # noqa: E402
 from face_affect.training.graph import NORMALIZATIONS  # noqa: E402
-from face_affect.training.heads import HeadsConfig, load_heads_data, train_heads  # noqa: E402
+from face_affect.training.heads import (  # noqa: E402
+    HeadsConfig,
+    export_heads,
+    head_figures,
+    load_heads_data,
+    release_heads,
+    train_heads,
+)
 from face_affect.training.mini_xception import MINIMUM_WIDTH, PAPER_WIDTHS  # noqa: E402
 from face_affect.training.release import (  # noqa: E402
     evaluate_age_model,
@@ -179,9 +189,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "--train-only", action="store_true", help="stop when trained; the same command without it exports"
     )
     heads_parser.add_argument("--run-directory", type=Path, help="checkpoints and log (outside the repo)")
-    heads_parser.add_argument(
-        "--output", type=Path, help="ONNX file (default models/heads_mini_xception.onnx)"
-    )
+    heads_parser.add_argument("--output", type=Path, help="ONNX file (default models/heads_mini_xception.onnx)")
     heads_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     heads_parser.add_argument("--child-recall", type=float, default=0.0, help=CHILD_RECALL_HELP)
     export_parser = commands.add_parser("export", help="export a checkpoint, then evaluate the ONNX file")
@@ -194,6 +202,15 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     export_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     export_parser.add_argument("--children", type=Path, help="age_utkface_children.npz (age)")
     export_parser.add_argument("--child-recall", type=float, default=0.0, help=CHILD_RECALL_HELP)
+    evaluate_heads_parser = commands.add_parser(
+        "evaluate-heads", help="each head of a multi-head file on its own validation or test split"
+    )
+    evaluate_heads_parser.add_argument("model", type=Path)
+    evaluate_heads_parser.add_argument("--fer", type=Path, required=True)
+    evaluate_heads_parser.add_argument("--votes", type=Path, required=True)
+    evaluate_heads_parser.add_argument("--utkface", type=Path, required=True)
+    evaluate_heads_parser.add_argument("--children", type=Path, required=True)
+    evaluate_heads_parser.add_argument("--split", default="val", choices=("val", "test"))
     calibrate_parser = commands.add_parser(
         "calibrate", help="fit a temperature on validation, store it in the ONNX file, report ECE and reliability"
     )
@@ -308,7 +325,36 @@ def train_heads_command(arguments: argparse.Namespace, argv: list[str]) -> int:
     if not finished or arguments.train_only:
         logging.info("stopped; the same command resumes (and, without --train-only, exports when trained)")
         return 0
-    logging.info("trained; export comes with the runtime's multi-head support")
+    command = "python -m face_affect.training " + shlex.join(argv)
+    output = arguments.output or default_output("heads", "mini_xception")
+    export_heads(run_directory / "best.pt", output, command, arguments.flip_average)
+    report = release_heads(output, splits.tasks, SOURCE_ROOT / "docs", arguments.child_recall)
+    logging.info("wrote %s: %s", output, json.dumps(report))
+    for split in ("val", "test"):
+        figures = head_figures(output, splits.tasks, split)
+        path = SOURCE_ROOT / "docs" / f"{output.stem}_{split}.json"
+        path.write_text(json.dumps(figures, indent=2) + "\n")
+        logging.info("%s: %s", path, json.dumps(figures))
+    return 0
+
+
+def evaluate_heads_command(arguments: argparse.Namespace) -> int:
+    """``evaluate-heads``: each head of a multi-head file on its own split (:func:`head_figures`)."""
+    size = OnnxClassifier.heads(arguments.model)[0].input_width
+    splits = load_heads_data(
+        arguments.fer,
+        arguments.votes,
+        arguments.utkface,
+        [],
+        arguments.children,
+        [],
+        size,
+        HeadsConfig.age_group_balance,
+    )
+    crop_margin = tuple(OnnxClassifier.heads(arguments.model)[0].crop_margin)
+    if not np.allclose(crop_margin, splits.framing, atol=1e-3):
+        raise SystemExit(f"{arguments.model}: crop margin {crop_margin}, the data's framing is {splits.framing}")
+    print(json.dumps(head_figures(arguments.model, splits.tasks, arguments.split), indent=2))
     return 0
 
 
@@ -343,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             arguments.child_recall,
         )
         return 0
+    if arguments.command == "evaluate-heads":
+        return evaluate_heads_command(arguments)
     if arguments.command == "train-heads":
         return train_heads_command(arguments, argv)
     name = f"{arguments.task}_{arguments.architecture}"

@@ -22,10 +22,12 @@ def export_onnx(
     metadata: dict[str, object],
     flip_average: bool = False,
     normalization: str = "scale",
+    outputs: tuple[str, ...] = ("probabilities",),
 ) -> None:
     """Writes ``path``: raw-pixel input ``[N, 1, H, W]``, probabilities out, metadata as strings.
 
-    ``metadata`` must hold at least ``task``, ``labels`` and ``crop_margin``; lists and
+    ``metadata`` must hold at least ``task``, ``labels`` and ``crop_margin`` (a multi-head network:
+    ``tasks`` and ``labels_<task>``, and ``outputs`` its tasks, in its heads' order); lists and
     numbers are stored as JSON. ``flip_average`` and ``normalization``: see :class:`InferenceGraph`.
     """
     width, height = input_size
@@ -37,8 +39,8 @@ def export_onnx(
         (example,),
         str(path),
         input_names=["pixels"],
-        output_names=["probabilities"],
-        dynamic_axes={"pixels": {0: "batch"}, "probabilities": {0: "batch"}},
+        output_names=list(outputs),
+        dynamic_axes={"pixels": {0: "batch"}, **{name: {0: "batch"} for name in outputs}},
         opset_version=OPSET,
         dynamo=False,
     )

@@ -32,8 +32,11 @@ import numpy as np
 import torch
 import torch.nn.functional as functional
 
+from face_affect.classifiers import OnnxClassifier
+from face_affect.corruptions import corrupted_sets
 from face_affect.training.age import AGE_BINS, NO_GENDER, age_figures, age_splits, expected_age, two_hot
 from face_affect.training.augmentation import AugmentationRanges, CameraEffects, random_affine, random_camera_effects
+from face_affect.training.calibration import calibrate, expected_calibration_error, model_probabilities
 from face_affect.training.datasets import (
     FER2013_CLASSES,
     GENDER_CLASSES,
@@ -43,10 +46,26 @@ from face_affect.training.datasets import (
     majority_labels,
     with_extra_training_faces,
 )
+from face_affect.training.export import export_onnx
 from face_affect.training.framing import detect_in_crops, framing_margins, placed_in_framing, reframed
 from face_affect.training.graph import normalise
-from face_affect.training.groups import balancing_weights, class_balance_within_sources, training_groups
+from face_affect.training.groups import (
+    JUDGED_GROUP_FACES,
+    accuracy_by_reported_group,
+    balancing_weights,
+    class_balance_within_sources,
+    reported_groups,
+    training_groups,
+    worst_group,
+)
 from face_affect.training.mini_xception import MultiHeadMiniXception
+from face_affect.training.release import (
+    evaluate_age_model,
+    evaluate_model,
+    set_child_offset,
+    set_metadata,
+    write_report,
+)
 from face_affect.training.train import (
     expectation_error,
     network_batches,
@@ -400,3 +419,101 @@ def train_heads(splits: HeadSplits, config: HeadsConfig, run_directory: Path, ep
         LOGGER.info("%s", record)
         save_progress(last_path, network, optimizer, scheduler, generator, state)
     return best_path
+
+
+ARCHITECTURE = "mini_xception_heads"
+DATASET_NAMES = {
+    "emotion": "FER-2013 with FER+ votes, reframed to UTKFace's framing",
+    "gender": "UTKFace (gender_utkface.npz and gender_utkface_extra.npz) and LFW (gender_lfw.npz, reframed)",
+    "age": "UTKFace, ages 0-116 (age_utkface_children.npz and gender_utkface.npz)",
+}
+
+
+def load_heads_checkpoint(checkpoint: Path) -> tuple[MultiHeadMiniXception, dict]:
+    """The network of a ``best.pt`` of :func:`train_heads`, in inference mode, and the checkpoint."""
+    state = torch.load(checkpoint, weights_only=False)
+    network = build_heads_network(tuple(state["widths"]))
+    network.load_state_dict(state["network"])
+    return network.eval().to(memory_format=torch.contiguous_format), state
+
+
+def export_heads(checkpoint: Path, output: Path, command: str, flip_average: bool = False) -> None:
+    """One ONNX file: an output per task named after it, probabilities ``[N, K]`` each; metadata ``tasks``,
+    ``labels_<task>`` and the shared input and crop (:mod:`face_affect.classifiers`)."""
+    network, state = load_heads_checkpoint(checkpoint)
+    size = int(state["input_size"])
+    labels = {
+        f"labels_{task}": [float(name) for name in classes] if task == "age" else list(classes)
+        for task, classes in TASK_CLASSES.items()
+    }
+    export_onnx(
+        network,
+        output,
+        input_size=(size, size),
+        metadata={
+            "tasks": list(TASK_CLASSES),
+            **labels,
+            "crop_margin": [round(float(side), 3) for side in state["framing"]],
+            "architecture": ARCHITECTURE,
+            "widths": list(network.widths),
+            "dataset": DATASET_NAMES,
+            "training_command": command,
+            "selected_epoch": state["state"]["best_epoch"],
+        },
+        flip_average=flip_average,
+        normalization=state["normalization"],
+        outputs=tuple(TASK_CLASSES),
+    )
+
+
+def head_figures(model: Path, tasks: dict[str, LabelledSplits], split: str, seed: int = 0) -> dict:
+    """Each head of the file on its own ``split`` through the runtime: :func:`validation_figures`, with
+    per head the expected calibration error, emotion under the corruptions, gender's recalls and groups."""
+    heads = {classifier.task: classifier for classifier in OnnxClassifier.heads(model)}
+    predicted = {task: model_probabilities(heads[task], tasks[task].images[split]) for task in TASK_CLASSES}
+    figures = validation_figures(predicted, tasks, split)
+    for task in ("emotion", "gender"):
+        figures[f"{task}_ece"] = round(expected_calibration_error(predicted[task], tasks[task].labels[split]), 4)
+    emotion = tasks["emotion"]
+    corrupted = corrupted_sets(emotion.images[split], seed)
+    by_corruption = {
+        name: round(float((model_probabilities(heads["emotion"], images).argmax(1) == emotion.labels[split]).mean()), 4)
+        for name, images in corrupted.items()
+    }
+    figures["emotion_corrupted"] = by_corruption
+    figures["emotion_corrupted_mean"] = round(float(np.mean(list(by_corruption.values()))), 4)
+    gender = tasks["gender"]
+    correct = predicted["gender"].argmax(1) == gender.labels[split]
+    figures["gender_recall"] = {
+        name: round(float(correct[gender.labels[split] == code].mean()), 4) for code, name in enumerate(GENDER_CLASSES)
+    }
+    extra = gender.extra[split]
+    table = accuracy_by_reported_group(correct, reported_groups(gender.labels[split], extra["age"], extra["race"]))
+    for row in table.values():
+        row["standard_error"] = round(float(np.sqrt(row["accuracy"] * (1 - row["accuracy"]) / row["count"])), 4)
+    figures["gender_groups"] = table
+    figures["gender_worst_judged_group"] = worst_group(table, JUDGED_GROUP_FACES)
+    return figures
+
+
+def release_heads(model: Path, tasks: dict[str, LabelledSplits], docs: Path, child_recall: float) -> dict:
+    """Calibrates the emotion and gender heads on validation (a temperature each, in the graph), sets the
+    age head's child offset on validation, then writes the per-head reports (test split) under ``docs``."""
+    calibration = {task: calibrate(model, tasks[task], docs, task=task) for task in ("emotion", "gender")}
+    offset = set_child_offset(model, tasks["age"], child_recall, task="age") if child_recall > 0 else 0.0
+    report = {
+        "calibration": {task: values["temperature"] for task, values in calibration.items()},
+        "child_offset": offset,
+    }
+    stem = model.stem
+    for task in ("emotion", "gender"):
+        result = evaluate_model(model, tasks[task], task=task)
+        write_report(
+            result, docs, f"{stem}_{task}", f"{stem} {task}: test accuracy {result['whole_image']['accuracy']:.3f}"
+        )
+        report[f"test_accuracy_{task}"] = result["whole_image"]["accuracy"]
+    age = evaluate_age_model(model, tasks["age"], task="age")
+    (docs / f"{stem}_age.json").write_text(json.dumps(age, indent=2) + "\n")
+    report["test_mae_age"] = age["mae"]
+    set_metadata(model, {key: value for key, value in report.items() if key.startswith("test_")})
+    return report
