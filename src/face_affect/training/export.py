@@ -63,10 +63,14 @@ def export_onnx(
 
 def torch_probabilities(
     network: torch.nn.Module, batch: np.ndarray, flip_average: bool = False, normalization: str = "scale"
-) -> np.ndarray:
-    """The reference the ONNX file must match: the same graph run in torch."""
+) -> np.ndarray | tuple[np.ndarray, ...]:
+    """The reference the ONNX file must match: the same graph run in torch (a multi-head network: one
+    array per head)."""
     with torch.no_grad():
-        return InferenceGraph(network, flip_average, normalization).eval()(torch.from_numpy(batch)).numpy()
+        probabilities = InferenceGraph(network, flip_average, normalization).eval()(torch.from_numpy(batch))
+    if isinstance(probabilities, tuple):
+        return tuple(values.numpy() for values in probabilities)
+    return probabilities.numpy()
 
 
 def load_checkpoint(architecture: str, num_classes: int, checkpoint: Path) -> tuple[torch.nn.Module, str]:
