@@ -1,6 +1,7 @@
 """The three-headed network: masked losses, resumable training and its multi-head ONNX file (imports torch)."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -93,6 +94,11 @@ def test_a_resumed_run_ends_as_an_uninterrupted_one_and_exports_one_file(tmp_pat
     parts = train_heads(splits, config, tmp_path / "parts", epochs_now=1)
     for name, value in torch.load(whole, weights_only=False)["network"].items():
         torch.testing.assert_close(torch.load(parts, weights_only=False)["network"][name], value)
+    second = replace(config, epochs=1, learning_rate=0.0, initial_weights=str(whole))  # a second stage
+    started = torch.load(train_heads(splits, second, tmp_path / "second"), weights_only=False)["network"]
+    network, _ = load_heads_checkpoint(whole)
+    for name, value in network.named_parameters():  # batch-norm statistics move, weights do not
+        torch.testing.assert_close(started[name], value)
     record = json.loads((tmp_path / "whole" / "log.jsonl").read_text().splitlines()[-1])
     assert set(record["val"]["relative_errors"]) == set(TASK_CLASSES)
 

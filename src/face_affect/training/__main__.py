@@ -182,6 +182,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     heads_parser.add_argument("--camera-augmentation", type=float, default=0.2, metavar="P")
     heads_parser.add_argument("--rotation-degrees", type=float, default=15.0)
     heads_parser.add_argument("--normalization", choices=sorted(NORMALIZATIONS), default=HeadsConfig.normalization)
+    heads_parser.add_argument("--initial-weights", type=Path, help="a train-heads best.pt to start from")
     heads_parser.add_argument("--seed", type=int, default=HeadsConfig.seed)
     heads_parser.add_argument("--threads", type=int, default=HeadsConfig.threads)
     heads_parser.add_argument("--epochs-now", type=int, default=0, help="stop after this many epochs (0: all)")
@@ -305,6 +306,7 @@ def train_heads_command(arguments: argparse.Namespace, argv: list[str]) -> int:
         age_group_balance=arguments.age_group_balance,
         seed=arguments.seed,
         threads=arguments.threads,
+        initial_weights=str(arguments.initial_weights or ""),
         augmentation=AugmentationRanges(rotation_degrees=arguments.rotation_degrees),
         camera_effects=CameraEffects(probability=arguments.camera_augmentation),
         normalization=arguments.normalization,

@@ -104,6 +104,8 @@ class HeadsConfig:
     head_weights: dict[str, float] = field(default_factory=lambda: {task: 1.0 for task in TASK_CLASSES})
     seed: int = 0
     threads: int = 1
+    initial_weights: str = ""
+    """A ``best.pt`` of this trainer to start from (a second stage at a lower learning rate); empty: afresh."""
     augmentation: AugmentationRanges = field(default_factory=lambda: AugmentationRanges(rotation_degrees=15.0))
     camera_effects: CameraEffects = field(default_factory=lambda: CameraEffects(probability=0.2))
     normalization: str = "standardise"
@@ -344,7 +346,10 @@ def train_heads(splits: HeadSplits, config: HeadsConfig, run_directory: Path, ep
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    network = build_heads_network(config.widths).to(memory_format=torch.channels_last)
+    network = build_heads_network(config.widths)
+    if config.initial_weights:
+        network.load_state_dict(torch.load(config.initial_weights, weights_only=False)["network"])
+    network = network.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     state = {"epoch": 0, "best_score": -np.inf, "best_epoch": -1}
