@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -148,7 +149,7 @@ def resized(images: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(image, (size, size), interpolation=interpolation) for image in images])
 
 
-def moved(splits: LabelledSplits, place, size: int) -> LabelledSplits:
+def moved(splits: LabelledSplits, place: Callable[[np.ndarray], np.ndarray], size: int) -> LabelledSplits:
     """``splits`` with every split's images placed (framing) and resized."""
     images = {split: resized(place(images), size) for split, images in splits.images.items()}
     return LabelledSplits(splits.class_names, images, splits.labels, splits.extra, splits.votes)
