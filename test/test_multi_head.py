@@ -21,6 +21,7 @@ from face_affect.saliency import GuidedBackpropagation
 from face_affect.training.calibration import set_graph_temperature, temperature_scaled
 from model_files import merged_heads, rewrite_metadata
 
+pytestmark = pytest.mark.data  # one test runs the pipeline on a photo in ../shared/data
 AGE_MODEL = MODELS_DIRECTORY / "age_mini_xception.onnx"
 
 
