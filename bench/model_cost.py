@@ -2,12 +2,13 @@
 
 Issue 32's budget is time, not parameters: every estimate of a face together within 4 ms on one
 thread. Each file runs as the nodes run it (``OnnxClassifier``, one onnxruntime thread, its own
-graph, mirror averaging included where the file has it) on a face at its input size; the files
+graph, mirror averaging included where the file has it; a multi-head file once, for all its heads,
+however many settings name it) on a face at its input size; the files
 take turns, round after round, so a busy moment of the machine falls on all of them alike.
 Reports the median and p90 of each and the sum of the medians. Run on a quiet machine:
 
 ``PYTHONPATH=src .venv/bin/python bench/model_cost.py [FILE ...] [--rounds 400]``
-(default: the three files ``config/default.yaml`` names), JSON in ``bench/results/model_cost.json``.
+(default: the files ``config/default.yaml`` names, each once), JSON in ``bench/results/model_cost.json``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from face_affect.classifiers import OnnxClassifier
+from face_affect.classifiers import OnnxClassifier, run_heads
 from face_affect.settings import SOURCE_ROOT, load_settings
 
 BUDGET_MS = 4.0
@@ -28,7 +29,8 @@ WARM_UP_ROUNDS = 30
 
 def default_files() -> list[Path]:
     settings = load_settings()
-    return [SOURCE_ROOT / settings.gender_model, SOURCE_ROOT / settings.emotion_model, SOURCE_ROOT / settings.age_model]
+    names = (settings.gender_model, settings.emotion_model, settings.age_model)
+    return list(dict.fromkeys(SOURCE_ROOT / name for name in names))
 
 
 def main() -> int:
@@ -38,17 +40,17 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=SOURCE_ROOT / "bench" / "results" / "model_cost.json")
     arguments = parser.parse_args()
     files = arguments.files or default_files()
-    classifiers = [OnnxClassifier(path, threads=1) for path in files]
+    files = list(dict.fromkeys(files))
+    heads = [OnnxClassifier.heads(path, threads=1) for path in files]
     rng = np.random.default_rng(0)
     faces = [
-        rng.uniform(0, 255, (1, 1, classifier.input_height, classifier.input_width)).astype(np.float32)
-        for classifier in classifiers
+        rng.uniform(0, 255, (1, 1, views[0].input_height, views[0].input_width)).astype(np.float32) for views in heads
     ]
-    samples: list[list[float]] = [[] for _ in classifiers]
+    samples: list[list[float]] = [[] for _ in heads]
     for round_index in range(WARM_UP_ROUNDS + arguments.rounds):
-        for classifier, face, times in zip(classifiers, faces, samples):
+        for views, face, times in zip(heads, faces, samples):
             started = time.perf_counter()
-            classifier.predict_batch(face)
+            run_heads(views, face)
             if round_index >= WARM_UP_ROUNDS:
                 times.append((time.perf_counter() - started) * 1000)
     report = {

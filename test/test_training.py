@@ -224,7 +224,7 @@ def test_ferplus_votes_are_mapped_to_fer2013_classes_and_mixed_into_the_targets(
     config = TrainingConfig(label_smoothing=0.0, vote_weight=0.5)
     labels = torch.tensor([3, 3])
     crowd = torch.tensor([[0.0, 0, 0, 8, 0, 0, 2], [0.0] * 7])
-    targets = soft_targets(labels, crowd, 7, config)
+    targets = soft_targets(labels, crowd, 7, config.label_smoothing, config.vote_weight)
     np.testing.assert_allclose(targets[0].numpy(), [0, 0, 0, 0.9, 0, 0, 0.1], atol=1e-6)
     np.testing.assert_allclose(targets[1].numpy(), np.eye(7)[3], atol=1e-6)  # no votes: the label alone
 

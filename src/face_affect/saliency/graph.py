@@ -43,6 +43,23 @@ HELD_FIXED = {"ReduceMean"}
 """Operators whose outputs (a crop's statistics) carry no gradient."""
 
 
+def single_head_model(model: onnx.ModelProto, output: str) -> onnx.ModelProto:
+    """The part of a multi-head file's graph that computes ``output`` (one head and the shared trunk),
+    with that output renamed :data:`PROBABILITIES_OUTPUT`: a one-Softmax graph, as this module takes."""
+    initializers = {initializer.name for initializer in model.graph.initializer}
+    inputs = [value.name for value in model.graph.input if value.name not in initializers]
+    if output not in [value.name for value in model.graph.output]:
+        raise UnsupportedGraphError(f"no output {output!r}")
+    head = onnx.utils.Extractor(model).extract_model(inputs, [output])
+    for node in head.graph.node:
+        for names in (node.input, node.output):
+            for index, name in enumerate(names):
+                if name == output:
+                    names[index] = PROBABILITIES_OUTPUT
+    head.graph.output[0].name = PROBABILITIES_OUTPUT
+    return head
+
+
 class UnsupportedGraphError(ValueError):
     """A classifier graph this module cannot differentiate; the text names the operator."""
 

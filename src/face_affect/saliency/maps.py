@@ -25,6 +25,7 @@ from face_affect.saliency.graph import (
     PROBABILITIES_OUTPUT,
     UnsupportedGraphError,
     guided_backpropagation_model,
+    single_head_model,
 )
 from face_affect.sessions import open_session
 from face_affect.types import FaceBox
@@ -53,7 +54,10 @@ class GuidedBackpropagation:
     def __init__(self, classifier: OnnxClassifier, threads: int = 1) -> None:
         self.classifier = classifier
         try:
-            model = guided_backpropagation_model(onnx.load(str(classifier.path)))
+            model = onnx.load(str(classifier.path))
+            if len(model.graph.output) > 1:  # one head of a multi-head file: its part of the graph
+                model = single_head_model(model, classifier.output_name)
+            model = guided_backpropagation_model(model)
         except UnsupportedGraphError as error:
             raise ModelError(f"{classifier.path}: no guided back-propagation ({error})") from error
         self.session = open_session(model.SerializeToString(), threads, label=classifier.path)

@@ -13,6 +13,9 @@ from pathlib import Path
 # oneDNN's AVX-512 kernels can crash on odd batch sizes on these CPUs; must be set before torch loads.
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
+import numpy as np  # noqa: E402
+
+from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.settings import SOURCE_ROOT  # noqa: E402
 from face_affect.training.age import age_splits  # noqa: E402
 from face_affect.training.augmentation import AugmentationRanges, CameraEffects  # noqa: E402
@@ -25,6 +28,14 @@ from face_affect.training.datasets import (  # noqa: E402
 )
 from face_affect.training.framing import detect_in_crops, framing_margins, placed_in_framing  # noqa: E402
 from face_affect.training.graph import NORMALIZATIONS  # noqa: E402
+from face_affect.training.heads import (  # noqa: E402
+    HeadsConfig,
+    export_heads,
+    head_figures,
+    load_heads_data,
+    release_heads,
+    train_heads,
+)
 from face_affect.training.mini_xception import MINIMUM_WIDTH, PAPER_WIDTHS  # noqa: E402
 from face_affect.training.release import (  # noqa: E402
     evaluate_age_model,
@@ -146,6 +157,42 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         default=TrainingConfig.selection,
         help="validation figure that keeps an epoch",
     )
+    heads_parser = commands.add_parser(
+        "train-heads", help="one trunk, emotion, gender and age heads, trained on every face (or resume), then export"
+    )
+    heads_parser.add_argument("--fer", type=Path, required=True, help="fer2013.npz (emotion)")
+    heads_parser.add_argument("--votes", type=Path, required=True, help="ferplus_votes.npz (emotion)")
+    heads_parser.add_argument("--utkface", type=Path, required=True, help="gender_utkface.npz (gender and age)")
+    heads_parser.add_argument(
+        "--utkface-extra", type=Path, action="append", default=[], help="gender_utkface_extra.npz (repeatable)"
+    )
+    heads_parser.add_argument("--children", type=Path, required=True, help="age_utkface_children.npz (age)")
+    heads_parser.add_argument(
+        "--lfw", type=Path, action="append", default=[], help="gender_lfw.npz: gender only, reframed (repeatable)"
+    )
+    heads_parser.add_argument("--widths", type=widths_argument, default=HeadsConfig.widths)
+    heads_parser.add_argument("--input-size", type=int, default=HeadsConfig.input_size)
+    heads_parser.add_argument("--epochs", type=int, default=HeadsConfig.epochs)
+    heads_parser.add_argument("--batch-size", type=int, default=HeadsConfig.batch_size)
+    heads_parser.add_argument("--learning-rate", type=float, default=HeadsConfig.learning_rate)
+    heads_parser.add_argument("--label-smoothing", type=float, default=HeadsConfig.label_smoothing)
+    heads_parser.add_argument("--vote-weight", type=float, default=HeadsConfig.vote_weight)
+    heads_parser.add_argument("--expectation-weight", type=float, default=HeadsConfig.expectation_weight)
+    heads_parser.add_argument("--age-group-balance", type=float, default=HeadsConfig.age_group_balance)
+    heads_parser.add_argument("--camera-augmentation", type=float, default=0.2, metavar="P")
+    heads_parser.add_argument("--rotation-degrees", type=float, default=15.0)
+    heads_parser.add_argument("--normalization", choices=sorted(NORMALIZATIONS), default=HeadsConfig.normalization)
+    heads_parser.add_argument("--initial-weights", type=Path, help="a train-heads best.pt to start from")
+    heads_parser.add_argument("--seed", type=int, default=HeadsConfig.seed)
+    heads_parser.add_argument("--threads", type=int, default=HeadsConfig.threads)
+    heads_parser.add_argument("--epochs-now", type=int, default=0, help="stop after this many epochs (0: all)")
+    heads_parser.add_argument(
+        "--train-only", action="store_true", help="stop when trained; the same command without it exports"
+    )
+    heads_parser.add_argument("--run-directory", type=Path, help="checkpoints and log (outside the repo)")
+    heads_parser.add_argument("--output", type=Path, help="ONNX file (default models/heads_mini_xception.onnx)")
+    heads_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
+    heads_parser.add_argument("--child-recall", type=float, default=0.0, help=CHILD_RECALL_HELP)
     export_parser = commands.add_parser("export", help="export a checkpoint, then evaluate the ONNX file")
     export_parser.add_argument("task", choices=sorted(TASK_DATA))
     export_parser.add_argument("--data", required=True)
@@ -156,6 +203,15 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     export_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     export_parser.add_argument("--children", type=Path, help="age_utkface_children.npz (age)")
     export_parser.add_argument("--child-recall", type=float, default=0.0, help=CHILD_RECALL_HELP)
+    evaluate_heads_parser = commands.add_parser(
+        "evaluate-heads", help="each head of a multi-head file on its own validation or test split"
+    )
+    evaluate_heads_parser.add_argument("model", type=Path)
+    evaluate_heads_parser.add_argument("--fer", type=Path, required=True)
+    evaluate_heads_parser.add_argument("--votes", type=Path, required=True)
+    evaluate_heads_parser.add_argument("--utkface", type=Path, required=True)
+    evaluate_heads_parser.add_argument("--children", type=Path, required=True)
+    evaluate_heads_parser.add_argument("--split", default="val", choices=("val", "test"))
     calibrate_parser = commands.add_parser(
         "calibrate", help="fit a temperature on validation, store it in the ONNX file, report ECE and reliability"
     )
@@ -236,10 +292,78 @@ def training_data(arguments: argparse.Namespace) -> LabelledSplits:
     return data
 
 
+def train_heads_command(arguments: argparse.Namespace, argv: list[str]) -> int:
+    """``train-heads``: trains (or resumes) the three-headed network, then exports, calibrates and reports."""
+    config = HeadsConfig(
+        widths=arguments.widths,
+        input_size=arguments.input_size,
+        epochs=arguments.epochs,
+        batch_size=arguments.batch_size,
+        learning_rate=arguments.learning_rate,
+        label_smoothing=arguments.label_smoothing,
+        vote_weight=arguments.vote_weight,
+        expectation_weight=arguments.expectation_weight,
+        age_group_balance=arguments.age_group_balance,
+        seed=arguments.seed,
+        threads=arguments.threads,
+        initial_weights=str(arguments.initial_weights or ""),
+        augmentation=AugmentationRanges(rotation_degrees=arguments.rotation_degrees),
+        camera_effects=CameraEffects(probability=arguments.camera_augmentation),
+        normalization=arguments.normalization,
+    )
+    run_directory = arguments.run_directory or DEFAULT_RUNS_DIRECTORY / "heads_mini_xception"
+    splits = load_heads_data(
+        arguments.fer,
+        arguments.votes,
+        arguments.utkface,
+        arguments.utkface_extra,
+        arguments.children,
+        arguments.lfw,
+        config.input_size,
+        config.age_group_balance,
+    )
+    train_heads(splits, config, run_directory, arguments.epochs_now)
+    finished = json.loads((run_directory / "log.jsonl").read_text().splitlines()[-1])["epoch"] >= config.epochs
+    if not finished or arguments.train_only:
+        logging.info("stopped; the same command resumes (and, without --train-only, exports when trained)")
+        return 0
+    command = "python -m face_affect.training " + shlex.join(argv)
+    output = arguments.output or default_output("heads", "mini_xception")
+    export_heads(run_directory / "best.pt", output, command, arguments.flip_average)
+    report = release_heads(output, splits.tasks, SOURCE_ROOT / "docs", arguments.child_recall)
+    logging.info("wrote %s: %s", output, json.dumps(report))
+    for split in ("val", "test"):
+        figures = head_figures(output, splits.tasks, split)
+        path = SOURCE_ROOT / "docs" / f"{output.stem}_{split}.json"
+        path.write_text(json.dumps(figures, indent=2) + "\n")
+        logging.info("%s: %s", path, json.dumps(figures))
+    return 0
+
+
+def evaluate_heads_command(arguments: argparse.Namespace) -> int:
+    """``evaluate-heads``: each head of a multi-head file on its own split (:func:`head_figures`)."""
+    size = OnnxClassifier.heads(arguments.model)[0].input_width
+    splits = load_heads_data(
+        arguments.fer,
+        arguments.votes,
+        arguments.utkface,
+        [],
+        arguments.children,
+        [],
+        size,
+        HeadsConfig.age_group_balance,
+    )
+    crop_margin = tuple(OnnxClassifier.heads(arguments.model)[0].crop_margin)
+    if not np.allclose(crop_margin, splits.framing, atol=1e-3):
+        raise SystemExit(f"{arguments.model}: crop margin {crop_margin}, the data's framing is {splits.framing}")
+    print(json.dumps(head_figures(arguments.model, splits.tasks, arguments.split), indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     arguments = parse_arguments(argv)
-    if getattr(arguments, "child_recall", 0) and arguments.task != "age":
+    if getattr(arguments, "child_recall", 0) and getattr(arguments, "task", "age") != "age":
         raise SystemExit("--child-recall is for age: the share of the validation children estimated under 13")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if arguments.command == "evaluate":
@@ -267,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
             arguments.child_recall,
         )
         return 0
+    if arguments.command == "evaluate-heads":
+        return evaluate_heads_command(arguments)
+    if arguments.command == "train-heads":
+        return train_heads_command(arguments, argv)
     name = f"{arguments.task}_{arguments.architecture}"
     run_directory = arguments.run_directory or DEFAULT_RUNS_DIRECTORY / name
     config = TrainingConfig(

@@ -56,34 +56,46 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     return (exponentials / exponentials.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-def set_graph_temperature(path: Path, temperature: float) -> None:
+def set_graph_temperature(path: Path, temperature: float, head: str | None = None) -> None:
     """Makes the file's final Softmax take ``logits / temperature``: inserts the division the first time,
     changes its value after that (1 restores the graph's own probabilities). The ``temperature``
-    metadata records the value for people."""
-    _set_before_softmax(path, "Div", TEMPERATURE_NODE, np.array(temperature, np.float32), "temperature")
+    metadata records the value for people. ``head``: the output of a multi-head file whose Softmax
+    it is (node and metadata then end in ``/<head>`` and ``_<head>``)."""
+    _set_before_softmax(path, "Div", TEMPERATURE_NODE, np.array(temperature, np.float32), "temperature", head)
 
 
-def set_graph_class_offsets(path: Path, offsets: np.ndarray) -> None:
+def set_graph_class_offsets(path: Path, offsets: np.ndarray, head: str | None = None) -> None:
     """Adds ``offsets`` ``[K]`` to the scores entering the final Softmax: the probabilities times
     ``exp(offsets)``, renormalised, a prior moved towards some classes. Inserted just before the
     Softmax the first time, changed after that (zeros restore the graph's own probabilities); the
-    ``class_offsets`` metadata records them for people."""
-    _set_before_softmax(path, "Add", OFFSETS_NODE, np.asarray(offsets, np.float32), "class_offsets")
+    ``class_offsets`` metadata records them for people. ``head``: as :func:`set_graph_temperature`'s."""
+    _set_before_softmax(path, "Add", OFFSETS_NODE, np.asarray(offsets, np.float32), "class_offsets", head)
 
 
-def _set_before_softmax(path: Path, op_type: str, node_name: str, value: np.ndarray, metadata_key: str) -> None:
-    """Sets the constant of the ``op_type`` node ``node_name`` on the scores entering the file's Softmax,
-    inserting the node just before the Softmax the first time, and records it as ``metadata_key``.
-    Its constant is the initializer ``<node_name>_value``."""
+def head_of(classifier: OnnxClassifier) -> str | None:
+    """The output to calibrate in ``classifier``'s file: its head's in a multi-head file, None in a single-task one."""
+    return classifier.output_name if "tasks" in classifier.metadata else None
+
+
+def _set_before_softmax(
+    path: Path, op_type: str, node_name: str, value: np.ndarray, metadata_key: str, head: str | None = None
+) -> None:
+    """Sets the constant of the ``op_type`` node ``node_name`` on the scores entering the file's Softmax
+    (the one of output ``head`` if given), inserting the node just before that Softmax the first time,
+    and records it as ``metadata_key``. Its constant is the initializer ``<node_name>_value``."""
     model = onnx.load(str(path))
     graph = model.graph
+    if head is not None:
+        node_name, metadata_key = f"{node_name}/{head}", f"{metadata_key}_{head}"
     tensor_name = f"{node_name}_value"
     tensor = numpy_helper.from_array(value, tensor_name)
     existing = [index for index, initializer in enumerate(graph.initializer) if initializer.name == tensor_name]
     if existing:
         graph.initializer[existing[0]].CopyFrom(tensor)
     else:
-        (softmax,) = [node for node in graph.node if node.op_type == "Softmax"]
+        (softmax,) = [
+            node for node in graph.node if node.op_type == "Softmax" and (head is None or node.output[0] == head)
+        ]
         scores, changed = softmax.input[0], f"{softmax.input[0]}/{node_name}"
         node = onnx.helper.make_node(op_type, [scores, tensor_name], [changed], name=node_name)
         graph.initializer.append(tensor)
@@ -159,17 +171,22 @@ def model_probabilities(classifier: OnnxClassifier, images: np.ndarray) -> np.nd
     return np.concatenate([classifier.predict_batch(batch[i : i + 512]) for i in range(0, len(batch), 512)])
 
 
-def calibrate(model_path: Path, data: LabelledSplits, docs_directory: Path, seed: int = 0) -> dict:
+def calibrate(
+    model_path: Path, data: LabelledSplits, docs_directory: Path, seed: int = 0, task: str | None = None
+) -> dict:
     """Fits the temperature on validation, writes it into ``model_path``, and reports ECE before and after
-    on validation, test and the corrupted test faces, with ``<stem>_reliability.png`` in ``docs_directory``."""
-    classifier = OnnxClassifier(model_path)
+    on validation, test and the corrupted test faces, with ``<stem>_reliability.png`` in ``docs_directory``.
+    ``task``: the head of a multi-head file (its reports are ``<stem>_<task>_...``)."""
+    classifier = OnnxClassifier(model_path, task=task)
+    head = head_of(classifier)
+    stem = model_path.stem if head is None else f"{model_path.stem}_{head}"
     if classifier.task == "age":
         raise ValueError(
             f"{model_path}: an age file is read as the expectation of its probabilities, not as its top class; "
             "its calibration is the spread's coverage (train age's report)"
         )
-    set_graph_temperature(model_path, 1.0)  # fitted afresh on the graph's own probabilities
-    classifier = OnnxClassifier(model_path)
+    set_graph_temperature(model_path, 1.0, head)  # fitted afresh on the graph's own probabilities
+    classifier = OnnxClassifier(model_path, task=task)
     raw = {split: model_probabilities(classifier, data.images[split]) for split in ("val", "test")}
     temperature = fit_temperature(raw["val"], data.labels["val"])
     subset = np.random.default_rng(seed).permutation(len(data.images["test"]))[:CORRUPTED_FACES]
@@ -182,7 +199,7 @@ def calibrate(model_path: Path, data: LabelledSplits, docs_directory: Path, seed
         "test, corrupted": (corrupted_raw, corrupted_labels),
     }
     report: dict[str, object] = {
-        "model": model_path.name,
+        "model": model_path.name if head is None else f"{model_path.name} ({head})",
         "temperature": round(temperature, 4),
         "bins": CALIBRATION_BINS,
     }
@@ -205,8 +222,8 @@ def calibrate(model_path: Path, data: LabelledSplits, docs_directory: Path, seed
                     ]
                 )
             )
-    set_graph_temperature(model_path, temperature)
+    set_graph_temperature(model_path, temperature, head)
     docs_directory.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(docs_directory / f"{model_path.stem}_reliability.png"), np.vstack(rows))
-    (docs_directory / f"{model_path.stem}_calibration.json").write_text(json.dumps(report, indent=2) + "\n")
+    cv2.imwrite(str(docs_directory / f"{stem}_reliability.png"), np.vstack(rows))
+    (docs_directory / f"{stem}_calibration.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -22,10 +22,12 @@ def export_onnx(
     metadata: dict[str, object],
     flip_average: bool = False,
     normalization: str = "scale",
+    outputs: tuple[str, ...] = ("probabilities",),
 ) -> None:
     """Writes ``path``: raw-pixel input ``[N, 1, H, W]``, probabilities out, metadata as strings.
 
-    ``metadata`` must hold at least ``task``, ``labels`` and ``crop_margin``; lists and
+    ``metadata`` must hold at least ``task``, ``labels`` and ``crop_margin`` (a multi-head network:
+    ``tasks`` and ``labels_<task>``, and ``outputs`` its tasks, in its heads' order); lists and
     numbers are stored as JSON. ``flip_average`` and ``normalization``: see :class:`InferenceGraph`.
     """
     width, height = input_size
@@ -37,8 +39,8 @@ def export_onnx(
         (example,),
         str(path),
         input_names=["pixels"],
-        output_names=["probabilities"],
-        dynamic_axes={"pixels": {0: "batch"}, "probabilities": {0: "batch"}},
+        output_names=list(outputs),
+        dynamic_axes={"pixels": {0: "batch"}, **{name: {0: "batch"} for name in outputs}},
         opset_version=OPSET,
         dynamo=False,
     )
@@ -61,10 +63,14 @@ def export_onnx(
 
 def torch_probabilities(
     network: torch.nn.Module, batch: np.ndarray, flip_average: bool = False, normalization: str = "scale"
-) -> np.ndarray:
-    """The reference the ONNX file must match: the same graph run in torch."""
+) -> np.ndarray | tuple[np.ndarray, ...]:
+    """The reference the ONNX file must match: the same graph run in torch (a multi-head network: one
+    array per head)."""
     with torch.no_grad():
-        return InferenceGraph(network, flip_average, normalization).eval()(torch.from_numpy(batch)).numpy()
+        probabilities = InferenceGraph(network, flip_average, normalization).eval()(torch.from_numpy(batch))
+    if isinstance(probabilities, tuple):
+        return tuple(values.numpy() for values in probabilities)
+    return probabilities.numpy()
 
 
 def load_checkpoint(architecture: str, num_classes: int, checkpoint: Path) -> tuple[torch.nn.Module, str]:

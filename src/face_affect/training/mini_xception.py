@@ -62,6 +62,33 @@ def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+def check_widths(widths: tuple[int, ...]) -> None:
+    if len(widths) < 2 or min(widths) < MINIMUM_WIDTH:
+        raise ValueError(
+            f"widths {widths}: the stem's, then one or more residual modules', each at least {MINIMUM_WIDTH}"
+        )
+
+
+def trunk_layers(in_channels: int, widths: tuple[int, ...]) -> list[nn.Module]:
+    """The paper's stem and residual modules, up to (not including) the last convolution to the classes."""
+    check_widths(widths)
+    stem_width, *residual_widths = widths
+    layers: list[nn.Module] = [
+        conv_bn_relu(in_channels, stem_width),
+        conv_bn_relu(stem_width, stem_width),
+    ]
+    width = stem_width
+    for next_width in residual_widths:
+        layers.append(ResidualSeparableModule(width, next_width))
+        width = next_width
+    return layers
+
+
+def class_head(width: int, num_classes: int) -> nn.Conv2d:
+    """The paper's last layer: a 3x3 convolution to one map per class (global average pooling follows)."""
+    return nn.Conv2d(width, num_classes, 3, padding=1)
+
+
 class MiniXception(nn.Module):
     """Returns class logits; softmax and input normalisation are added at export."""
 
@@ -72,23 +99,33 @@ class MiniXception(nn.Module):
         widths: tuple[int, ...] = PAPER_WIDTHS,
     ) -> None:
         super().__init__()
-        if len(widths) < 2 or min(widths) < MINIMUM_WIDTH:
-            raise ValueError(
-                f"widths {widths}: the stem's, then one or more residual modules', each at least {MINIMUM_WIDTH}"
-            )
         self.widths = tuple(widths)
-        stem_width, *residual_widths = widths
-        layers: list[nn.Module] = [
-            conv_bn_relu(in_channels, stem_width),
-            conv_bn_relu(stem_width, stem_width),
-        ]
-        width = stem_width
-        for next_width in residual_widths:
-            layers.append(ResidualSeparableModule(width, next_width))
-            width = next_width
-        layers.append(nn.Conv2d(width, num_classes, 3, padding=1))
+        layers = trunk_layers(in_channels, self.widths)
+        layers.append(class_head(self.widths[-1], num_classes))
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.pool(self.features(x)).flatten(1)
+
+
+class MultiHeadMiniXception(nn.Module):
+    """One mini-Xception trunk, one paper's last layer per task: logits per task, in ``heads``' order.
+
+    The heads share every feature; each is the same 3x3 convolution and global average
+    pooling that ends the single-task network, so a head costs what a class costs there.
+    """
+
+    def __init__(self, heads: dict[str, int], in_channels: int = 1, widths: tuple[int, ...] = PAPER_WIDTHS) -> None:
+        super().__init__()
+        if not heads:
+            raise ValueError("a multi-head network needs at least one head")
+        self.widths = tuple(widths)
+        self.tasks = tuple(heads)
+        self.trunk = nn.Sequential(*trunk_layers(in_channels, self.widths))
+        self.heads = nn.ModuleDict({task: class_head(self.widths[-1], count) for task, count in heads.items()})
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        features = self.trunk(x)
+        return {task: self.pool(head(features)).flatten(1) for task, head in self.heads.items()}

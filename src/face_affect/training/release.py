@@ -23,7 +23,7 @@ from face_affect.training.age import (
     child_offsets,
     least_child_offset,
 )
-from face_affect.training.calibration import model_probabilities, set_graph_class_offsets
+from face_affect.training.calibration import head_of, model_probabilities, set_graph_class_offsets
 from face_affect.training.datasets import GENDER_CLASSES, LabelledSplits
 from face_affect.training.evaluation import accuracy_by_group, evaluate, write_confusion_image
 from face_affect.training.export import export_onnx, load_checkpoint
@@ -99,9 +99,12 @@ def age_band_codes(ages: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
     return codes, names
 
 
-def evaluate_model(model_path: Path, data: LabelledSplits, split: str = "test", limit: int = 0) -> dict:
-    """Accuracy of the ONNX file on whole images and on detector-produced crops of ``split``."""
-    classifier = OnnxClassifier(model_path)
+def evaluate_model(
+    model_path: Path, data: LabelledSplits, split: str = "test", limit: int = 0, task: str | None = None
+) -> dict:
+    """Accuracy of the ONNX file (``task``: the head of a multi-head file) on whole images and on
+    detector-produced crops of ``split``."""
+    classifier = OnnxClassifier(model_path, task=task)
     images, labels = data.images[split], data.labels[split]
     if limit:
         images, labels = images[:limit], labels[:limit]
@@ -145,10 +148,11 @@ def evaluate_model(model_path: Path, data: LabelledSplits, split: str = "test", 
 AGE_REPORT_BANDS = ((0, 2), (3, 12), (13, 17), (18, 29), (30, 44), (45, 59), (60, 200))
 
 
-def evaluate_age_model(model_path: Path, data: LabelledSplits, split: str = "test") -> dict:
+def evaluate_age_model(model_path: Path, data: LabelledSplits, split: str = "test", task: str | None = None) -> dict:
     """MAE of the ONNX age file's expected age on ``split``: overall, by age band, race and (adults) gender,
-    the child/adult confusion, and how often the truth lies within one and two standard deviations."""
-    classifier = OnnxClassifier(model_path)
+    the child/adult confusion, and how often the truth lies within one and two standard deviations.
+    ``task``: the age head of a multi-head file."""
+    classifier = OnnxClassifier(model_path, task=task)
     ages = np.asarray([float(label) for label in classifier.labels])
     batch = data.images[split][:, None].astype(np.float32)
     probabilities = np.concatenate([classifier.predict_batch(batch[i : i + 512]) for i in range(0, len(batch), 512)])
@@ -184,15 +188,17 @@ def evaluate_age_model(model_path: Path, data: LabelledSplits, split: str = "tes
     }
 
 
-def set_child_offset(model_path: Path, data: LabelledSplits, recall: float) -> float:
-    """Writes into the age file the least child-class offset that gets ``recall`` of the validation
-    children estimated under 13 (:func:`~face_affect.training.age.least_child_offset`); returns it."""
-    set_graph_class_offsets(model_path, np.zeros(len(OnnxClassifier(model_path).labels), np.float32))
-    classifier = OnnxClassifier(model_path)
+def set_child_offset(model_path: Path, data: LabelledSplits, recall: float, task: str | None = None) -> float:
+    """Writes into the age file (``task``: the age head of a multi-head file) the least child-class offset
+    that gets ``recall`` of the validation children estimated under 13
+    (:func:`~face_affect.training.age.least_child_offset`); returns it."""
+    head = head_of(OnnxClassifier(model_path, task=task))
+    set_graph_class_offsets(model_path, np.zeros(len(OnnxClassifier(model_path, task=task).labels), np.float32), head)
+    classifier = OnnxClassifier(model_path, task=task)
     ages = tuple(float(label) for label in classifier.labels)
     probabilities = model_probabilities(classifier, data.images["val"])
     offset = least_child_offset(probabilities, data.extra["val"]["age"], recall, ages)
-    set_graph_class_offsets(model_path, child_offsets(offset, ages))
+    set_graph_class_offsets(model_path, child_offsets(offset, ages), head)
     return offset
 
 

@@ -148,17 +148,18 @@ def class_predictor(network: torch.nn.Module, normalization: str) -> Callable[[n
 
 
 def soft_targets(
-    labels: torch.Tensor, votes: torch.Tensor | None, num_classes: int, config: TrainingConfig
+    labels: torch.Tensor, votes: torch.Tensor | None, num_classes: int, label_smoothing: float, vote_weight: float
 ) -> torch.Tensor:
-    """Each face's target distribution: its smoothed label, mixed with its crowd votes where it has any."""
+    """Each face's target distribution: its smoothed label, mixed with its crowd votes where it has any
+    (``vote_weight`` of them; :attr:`TrainingConfig.vote_weight`)."""
     target = functional.one_hot(labels, num_classes).float()
-    target = target * (1 - config.label_smoothing) + config.label_smoothing / num_classes
-    if votes is None or config.vote_weight <= 0:
+    target = target * (1 - label_smoothing) + label_smoothing / num_classes
+    if votes is None or vote_weight <= 0:
         return target
     totals = votes.sum(1, keepdim=True)
     has_votes = totals > 0
     crowd = votes / totals.clamp(min=1)
-    weight = torch.where(has_votes, config.vote_weight, 0.0)
+    weight = torch.where(has_votes, vote_weight, 0.0)
     return (1 - weight) * target + weight * crowd
 
 
@@ -205,17 +206,11 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
     # -inf: a score may be negative (age_mae's is minus the error), and the first epoch must be kept.
     state = {"epoch": 0, "best_val_accuracy": -math.inf, "best_epoch": -1}
     last_path, best_path = run_directory / "last.pt", run_directory / "best.pt"
-    if last_path.exists():
-        checkpoint = torch.load(last_path, weights_only=False)
-        network.load_state_dict(checkpoint["network"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        generator.set_state(checkpoint["generator"])
+    checkpoint = restore_progress(last_path, network, optimizer, scheduler, generator)
+    if checkpoint is not None:
         if averaged is not None:
             averaged.network.load_state_dict(checkpoint["averaged"])
-        torch.set_rng_state(checkpoint["torch_rng"])
         state = checkpoint["state"]
-        LOGGER.info("resumed %s at epoch %d", run_directory, state["epoch"])
     (run_directory / "config.json").write_text(json.dumps(asdict(config), indent=2))
 
     train_images = data.images["train"]
@@ -262,7 +257,9 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
             outputs = network(batch)
             logits = outputs[:, :num_classes]
             votes = None if train_votes is None else train_votes[indices]
-            targets = soft_targets(train_labels[indices], votes, num_classes, config)
+            targets = soft_targets(
+                train_labels[indices], votes, num_classes, config.label_smoothing, config.vote_weight
+            )
             face_losses = functional.cross_entropy(logits, targets, reduction="none")
             if class_values is not None:
                 face_losses = face_losses + config.expectation_weight * expectation_error(logits, targets, class_values)
@@ -316,16 +313,58 @@ def train(data: LabelledSplits, config: TrainingConfig, run_directory: Path, epo
         with open(run_directory / "log.jsonl", "a") as log:
             log.write(json.dumps(record) + "\n")
         LOGGER.info("%s", record)
-        torch.save(
-            {
-                "network": network.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "state": state,
-                "averaged": None if averaged is None else averaged.network.state_dict(),
-            },
+        save_progress(
             last_path,
+            network,
+            optimizer,
+            scheduler,
+            generator,
+            state,
+            averaged=None if averaged is None else averaged.network.state_dict(),
         )
     return best_path
+
+
+def save_progress(
+    path: Path,
+    network: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: object,
+    generator: torch.Generator,
+    state: dict,
+    **more: object,
+) -> None:
+    """Writes what a resumed run needs (``last.pt``): weights, optimiser, schedule, random states, ``state``."""
+    torch.save(
+        {
+            "network": network.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "state": state,
+            **more,
+        },
+        path,
+    )
+
+
+def restore_progress(
+    path: Path,
+    network: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: object,
+    generator: torch.Generator,
+) -> dict | None:
+    """Loads :func:`save_progress`'s ``path`` into the objects, if it exists; returns the checkpoint
+    (its ``state`` and anything more saved), or None for a fresh run."""
+    if not path.exists():
+        return None
+    checkpoint = torch.load(path, weights_only=False)
+    network.load_state_dict(checkpoint["network"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    generator.set_state(checkpoint["generator"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    LOGGER.info("resumed %s at epoch %d", path.parent, checkpoint["state"]["epoch"])
+    return checkpoint
