@@ -13,7 +13,6 @@ from pathlib import Path
 # oneDNN's AVX-512 kernels can crash on odd batch sizes on these CPUs; must be set before torch loads.
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
-
 from face_affect.settings import SOURCE_ROOT  # noqa: E402
 from face_affect.training.age import age_splits  # noqa: E402
 from face_affect.training.augmentation import AugmentationRanges, CameraEffects  # noqa: E402
