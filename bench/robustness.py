@@ -7,6 +7,13 @@ worst over the corruptions, and per-class recall. Emotion models are also scored
 against the FER+ crowd's majority vote (``ferplus_votes.npz``), gender models per
 group (women and men, race, age).
 
+A model may be a single-task file or a multi-head file (the task's head is measured). Each file
+sees the faces in its own framing and at its input size
+(:func:`face_affect.training.framing.model_faces`): a multi-head file's FER-2013 faces are moved
+into its framing, as ``python -m face_affect.training evaluate-heads`` moves them, and the
+corruptions are applied to them there, so its figures are comparable with that command's
+"emotion under corruptions".
+
 ``python bench/robustness.py [--emotion-model F] [--gender-model F] [--split val]``,
 results in ``bench/results/robustness_<split>.json``.
 """
@@ -23,28 +30,24 @@ import numpy as np
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY / "src"))
 
-from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.corruptions import CORRUPTIONS, corrupted_sets  # noqa: E402
 from face_affect.settings import MODELS_DIRECTORY  # noqa: E402
+from face_affect.training.calibration import model_probabilities  # noqa: E402
 from face_affect.training.datasets import load_dataset, load_ferplus_votes, majority_labels  # noqa: E402
 from face_affect.training.evaluation import accuracy_by_group, evaluate  # noqa: E402
+from face_affect.training.framing import model_faces  # noqa: E402
 from face_affect.training.release import UTKFACE_RACES, age_band_codes  # noqa: E402
 
 SHARED = REPOSITORY.parent / "shared" / "data"
 
 
-def predict(classifier: OnnxClassifier, images: np.ndarray) -> np.ndarray:
-    batch = images[:, None].astype(np.float32)
-    return np.concatenate([classifier.predict_batch(batch[start : start + 512]) for start in range(0, len(batch), 512)])
-
-
-def measure(model: Path, data_path: Path, split: str) -> dict:
-    classifier = OnnxClassifier(model)
+def measure(model: Path, task: str, data_path: Path, split: str) -> dict:
     data = load_dataset(data_path)
-    if classifier.task == "emotion":
+    if task == "emotion":
         data = load_ferplus_votes(SHARED / "ferplus_votes.npz", data)
+    classifier, data = model_faces(model, task, data, (split,))
     images, labels = data.images[split], data.labels[split]
-    clean = predict(classifier, images)
+    clean = model_probabilities(classifier, images)
     report: dict = {
         "model": model.name,
         "normalization": classifier.metadata.get("normalization", ""),
@@ -69,7 +72,7 @@ def measure(model: Path, data_path: Path, split: str) -> dict:
         report["by_age"] = accuracy_by_group(clean, labels, codes, names)
     corrupted = {}
     for name, damaged in corrupted_sets(images, seed=0).items():
-        evaluation = evaluate(predict(classifier, damaged), labels, classifier.labels)
+        evaluation = evaluate(model_probabilities(classifier, damaged), labels, classifier.labels)
         corrupted[name] = {"accuracy": round(evaluation.accuracy, 4), "recall": evaluation.as_dict()["recall"]}
     report["corruptions"] = corrupted
     accuracies = [row["accuracy"] for row in corrupted.values()]
@@ -80,15 +83,25 @@ def measure(model: Path, data_path: Path, split: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--emotion-model", type=Path, default=MODELS_DIRECTORY / "emotion_mini_xception.onnx")
-    parser.add_argument("--gender-model", type=Path, default=MODELS_DIRECTORY / "gender_mini_xception.onnx")
+    parser.add_argument(
+        "--emotion-model",
+        type=Path,
+        default=MODELS_DIRECTORY / "emotion_mini_xception.onnx",
+        help="an emotion file, or a multi-head file with an emotion head",
+    )
+    parser.add_argument(
+        "--gender-model",
+        type=Path,
+        default=MODELS_DIRECTORY / "gender_mini_xception.onnx",
+        help="a gender file, or a multi-head file with a gender head",
+    )
     parser.add_argument("--split", default="test", choices=("val", "test"))
     parser.add_argument("--output", type=Path)
     arguments = parser.parse_args()
     output = arguments.output or REPOSITORY / "bench" / "results" / f"robustness_{arguments.split}.json"
     results = {
-        "emotion": measure(arguments.emotion_model, SHARED / "fer2013.npz", arguments.split),
-        "gender": measure(arguments.gender_model, SHARED / "gender_utkface.npz", arguments.split),
+        "emotion": measure(arguments.emotion_model, "emotion", SHARED / "fer2013.npz", arguments.split),
+        "gender": measure(arguments.gender_model, "gender", SHARED / "gender_utkface.npz", arguments.split),
     }
     names = [severity.name for severity in CORRUPTIONS]
     print(f"{'model':<34} {'clean':>6} " + " ".join(f"{name[:11]:>11}" for name in names) + f" {'mean':>6}")

@@ -29,6 +29,10 @@ with :func:`face_affect.quality.view_quality`. Reported: the accuracy of the fin
 share of clips still stated at the default threshold and how right those are, and label changes
 (unsure counted as a label) per consecutive frame pair.
 
+A model may be a single-task file or a multi-head file (the task's head is measured); each file
+sees the faces in its own framing and at its input size, before the clips are rendered
+(:func:`face_affect.training.framing.model_faces`, as ``evaluate-heads`` shows them).
+
 ``python bench/smoothing.py [--faces N]``, results in ``bench/results/smoothing.json``.
 """
 
@@ -49,7 +53,8 @@ from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.quality import view_quality  # noqa: E402
 from face_affect.settings import MODELS_DIRECTORY, Settings  # noqa: E402
 from face_affect.smoothing import SmoothedAttribute, as_stated  # noqa: E402
-from face_affect.training.datasets import load_dataset  # noqa: E402
+from face_affect.training.datasets import LabelledSplits, load_dataset  # noqa: E402
+from face_affect.training.framing import model_faces  # noqa: E402
 from face_affect.types import FaceBox  # noqa: E402
 
 SHARED = REPOSITORY.parent / "shared" / "data"
@@ -133,7 +138,9 @@ def chosen_threshold(task: str, rows: list[dict]) -> float:
     return max(row["threshold"] for row in rows if row["coverage"] >= target)
 
 
-def split_risk_coverage(task: str, classifier: OnnxClassifier, data, split: str, faces: int) -> list[dict]:
+def split_risk_coverage(
+    task: str, classifier: OnnxClassifier, data: LabelledSplits, split: str, faces: int
+) -> list[dict]:
     images, labels = data.images[split], data.labels[split]
     order = np.random.default_rng(3).permutation(len(images))[:faces]
     probabilities = clip_probabilities(classifier, images[order], int(CLIP_SECONDS * RATE), seed=4)
@@ -141,9 +148,8 @@ def split_risk_coverage(task: str, classifier: OnnxClassifier, data, split: str,
     return risk_coverage(final.max(axis=1), final.argmax(axis=1) == labels[order])
 
 
-def measure_risk_coverage(task: str, model: Path, data_path: Path, faces: int) -> dict:
+def measure_risk_coverage(task: str, classifier: OnnxClassifier, data: LabelledSplits, faces: int) -> dict:
     """Risk-coverage on validation (where the threshold is chosen) and test (where it is reported)."""
-    classifier, data = OnnxClassifier(model), load_dataset(data_path)
     tables = {split: split_risk_coverage(task, classifier, data, split, faces) for split in ("val", "test")}
     return {
         "rule": list(THRESHOLD_RULES[task]),
@@ -190,9 +196,8 @@ def poor_view(frame: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[n
     return frame, FaceBox(0, 0, box_width, box_width, 1.0, tuple(keypoints.ravel().round(1).tolist()))
 
 
-def measure_poor_views(task: str, model: Path, data_path: Path, faces: int) -> dict:
+def measure_poor_views(task: str, classifier: OnnxClassifier, data: LabelledSplits, faces: int) -> dict:
     """Equal against view-weighted evidence on clips whose views turn poor (see the module's docstring)."""
-    classifier, data = OnnxClassifier(model), load_dataset(data_path)
     images, labels = data.images["test"], data.labels["test"]
     order = np.random.default_rng(5).permutation(len(images))[:faces]
     images, labels = images[order], labels[order]
@@ -280,9 +285,14 @@ def clip_probabilities(classifier: OnnxClassifier, faces: np.ndarray, frames: in
     return np.stack([classifier.predict_batch(batch) for batch in batches])
 
 
-def measure(task: str, model: Path, data_path: Path, faces: int, time_constants: list[float], every: int = 1) -> dict:
-    classifier = OnnxClassifier(model)
-    data = load_dataset(data_path)
+def measure(
+    task: str,
+    classifier: OnnxClassifier,
+    data: LabelledSplits,
+    faces: int,
+    time_constants: list[float],
+    every: int = 1,
+) -> dict:
     images, labels = data.images["test"], data.labels["test"]
     order = np.random.default_rng(0).permutation(len(images))[:faces]
     images, labels = images[order], labels[order]
@@ -290,7 +300,7 @@ def measure(task: str, model: Path, data_path: Path, faces: int, time_constants:
     probabilities = clip_probabilities(classifier, images, frames, seed=1)
     per_frame = probabilities.argmax(axis=2)
     report = {
-        "model": model.name,
+        "model": classifier.path.name,
         "classified_every_frames": every,
         "faces": int(faces),
         "frames_per_clip": frames,
@@ -334,8 +344,12 @@ def measure(task: str, model: Path, data_path: Path, faces: int, time_constants:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=600, help="test faces per task")
-    parser.add_argument("--emotion-model", type=Path, default=TASKS["emotion"][0])
-    parser.add_argument("--gender-model", type=Path, default=TASKS["gender"][0])
+    parser.add_argument(
+        "--emotion-model", type=Path, default=TASKS["emotion"][0], help="or a multi-head file with an emotion head"
+    )
+    parser.add_argument(
+        "--gender-model", type=Path, default=TASKS["gender"][0], help="or a multi-head file with a gender head"
+    )
     parser.add_argument("--time-constants", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0])
     parser.add_argument(
         "--classification-interval", type=float, default=0.0, help="s between classifications (0: every frame)"
@@ -349,7 +363,8 @@ def main() -> int:
     defaults = Settings()
     for task, (_, data_path) in TASKS.items():
         every = max(1, round(arguments.classification_interval * RATE))
-        report = measure(task, models[task], data_path, arguments.faces, arguments.time_constants, every)
+        classifier, data = model_faces(models[task], task, load_dataset(data_path))
+        report = measure(task, classifier, data, arguments.faces, arguments.time_constants, every)
         results[task] = report
         print(
             f"{task} ({report['model']}, {report['faces']} clips of {report['frames_per_clip']} frames): single frames "
@@ -365,9 +380,9 @@ def main() -> int:
                 f" {row['change_delay_median_s']:>10.3f} {row['change_delay_p90_s']:>10.3f}"
                 f" {row['changes_never_followed']:>6}"
             )
-        report["risk_coverage"] = measure_risk_coverage(task, models[task], data_path, arguments.faces)
+        report["risk_coverage"] = measure_risk_coverage(task, classifier, data, arguments.faces)
         print_risk_coverage(task, report["risk_coverage"])
-        report["poor_views"] = measure_poor_views(task, models[task], data_path, arguments.poor_view_faces)
+        report["poor_views"] = measure_poor_views(task, classifier, data, arguments.poor_view_faces)
         print_poor_views(task, report["poor_views"])
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(results, indent=2) + "\n")

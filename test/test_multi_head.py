@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import GENDER_MODEL, MODELS_DIRECTORY
+from conftest import EMOTION_MODEL, GENDER_MODEL, MODELS_DIRECTORY, SHARED_DATA
 from face_affect.classifiers import FaceClassifiers, OnnxClassifier
 from face_affect.cropping import crop_face
 from face_affect.errors import ModelError
@@ -19,10 +19,14 @@ from face_affect.frames import to_grey
 from face_affect.pipeline import FaceAffectPipeline
 from face_affect.saliency import GuidedBackpropagation
 from face_affect.training.calibration import set_graph_temperature, temperature_scaled
+from face_affect.training.datasets import LabelledSplits
+from face_affect.training.framing import model_faces, reframed, resized
 from model_files import merged_heads, rewrite_metadata
 
-pytestmark = pytest.mark.data  # one test runs the pipeline on a photo in ../shared/data
+pytestmark = pytest.mark.data  # a photo and FER-2013 faces of ../shared/data
 AGE_MODEL = MODELS_DIRECTORY / "age_mini_xception.onnx"
+FER2013_FRAMING = (0.0, 0.0, 0.0, 0.021)
+"""FER-2013's framing, measured by the detector on its validation split (the emotion file's crop margin)."""
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +130,42 @@ def test_each_head_has_its_own_temperature(heads_file: Path, tmp_path: Path):
     np.testing.assert_allclose(after["age"], temperature_scaled(before["age"], 2.0), atol=1e-5)
     metadata = {entry.key: entry.value for entry in onnx.load(str(path)).metadata_props}
     assert json.loads(metadata["temperature_age"]) == 2.0 and "temperature" not in metadata
+
+
+def fer2013_faces(validation: int = 120, test: int = 6) -> LabelledSplits:
+    """A few real FER-2013 faces: enough validation faces for the detector to measure their framing."""
+    with np.load(SHARED_DATA / "fer2013.npz") as archive:
+        return LabelledSplits(
+            tuple(str(name) for name in archive["class_names"]),
+            {"val": archive["x_val"][:validation], "test": archive["x_test"][:test]},
+            {"val": archive["y_val"][:validation].astype(np.int64), "test": archive["y_test"][:test].astype(np.int64)},
+        )
+
+
+def probabilities(classifier: OnnxClassifier, images: np.ndarray) -> np.ndarray:
+    return classifier.predict_batch(images[:, None].astype(np.float32))
+
+
+def test_a_task_of_any_file_sees_the_faces_in_that_files_framing(heads_file: Path, tmp_path: Path):
+    """What the benches and evaluate-heads show a model: its task's head, the faces in its framing and size."""
+    data, emotion = fer2013_faces(), OnnxClassifier(EMOTION_MODEL)
+    # An emotion head trained in FER-2013's own framing: its faces are shown as they are (measured on them).
+    emotion_heads = merged_heads({"emotion": EMOTION_MODEL}, tmp_path / "emotion_heads.onnx")
+    head, faces = model_faces(emotion_heads, "emotion", data)
+    assert (head.task, head.output_name, sorted(faces.images)) == ("emotion", "emotion", ["test", "val"])
+    assert faces.images["test"] is data.images["test"] and faces.labels["test"] is data.labels["test"]
+    np.testing.assert_allclose(probabilities(head, faces.images["test"]), probabilities(emotion, data.images["test"]))
+    # The same head in UTKFace's framing (train-heads' files): the faces are moved into it first.
+    utkface = OnnxClassifier(GENDER_MODEL).crop_margin
+    moved = reframed(data.images["test"], FER2013_FRAMING, utkface)
+    reframed_heads = rewrite_metadata(emotion_heads, tmp_path / "utkface.onnx", crop_margin=json.dumps(list(utkface)))
+    head, faces = model_faces(reframed_heads, "emotion", data, ("test",), source=FER2013_FRAMING)
+    assert sorted(faces.images) == ["test"] and not np.array_equal(faces.images["test"], data.images["test"])
+    np.testing.assert_allclose(probabilities(head, faces.images["test"]), probabilities(emotion, moved), atol=1e-6)
+    # A 64 px head (the gender and age file): moved, then resized to its input.
+    head, faces = model_faces(heads_file, "gender", data, ("test",), source=FER2013_FRAMING)
+    assert faces.images["test"].shape == (6, 64, 64)
+    expected = probabilities(OnnxClassifier(GENDER_MODEL), resized(moved, 64, 64))
+    np.testing.assert_allclose(probabilities(head, faces.images["test"]), expected, atol=1e-6)
+    with pytest.raises(ModelError, match="no 'emotion' head"):
+        model_faces(heads_file, "emotion", data)

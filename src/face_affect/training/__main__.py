@@ -13,9 +13,6 @@ from pathlib import Path
 # oneDNN's AVX-512 kernels can crash on odd batch sizes on these CPUs; must be set before torch loads.
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
-import numpy as np  # noqa: E402
-
-from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.settings import SOURCE_ROOT  # noqa: E402
 from face_affect.training.age import age_splits  # noqa: E402
 from face_affect.training.augmentation import AugmentationRanges, CameraEffects  # noqa: E402
@@ -31,6 +28,7 @@ from face_affect.training.graph import NORMALIZATIONS  # noqa: E402
 from face_affect.training.heads import (  # noqa: E402
     HeadsConfig,
     export_heads,
+    file_head_splits,
     head_figures,
     load_heads_data,
     release_heads,
@@ -341,22 +339,10 @@ def train_heads_command(arguments: argparse.Namespace, argv: list[str]) -> int:
 
 
 def evaluate_heads_command(arguments: argparse.Namespace) -> int:
-    """``evaluate-heads``: each head of a multi-head file on its own split (:func:`head_figures`)."""
-    size = OnnxClassifier.heads(arguments.model)[0].input_width
-    splits = load_heads_data(
-        arguments.fer,
-        arguments.votes,
-        arguments.utkface,
-        [],
-        arguments.children,
-        [],
-        size,
-        HeadsConfig.age_group_balance,
-    )
-    crop_margin = tuple(OnnxClassifier.heads(arguments.model)[0].crop_margin)
-    if not np.allclose(crop_margin, splits.framing, atol=1e-3):
-        raise SystemExit(f"{arguments.model}: crop margin {crop_margin}, the data's framing is {splits.framing}")
-    print(json.dumps(head_figures(arguments.model, splits.tasks, arguments.split), indent=2))
+    """``evaluate-heads``: each head of a multi-head file on its own split (:func:`head_figures`), its faces in
+    the file's framing (:func:`file_head_splits`)."""
+    tasks = file_head_splits(arguments.model, arguments.fer, arguments.votes, arguments.utkface, arguments.children)
+    print(json.dumps(head_figures(arguments.model, tasks, arguments.split), indent=2))
     return 0
 
 

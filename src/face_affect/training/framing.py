@@ -5,18 +5,26 @@ the detector over them (padded with replicated edges and upscaled, so the face i
 not at the border and large enough for Haar), and the median offset of each image
 side from the detector box, as a fraction of the box size, is the margin that makes
 a run-time crop look like a training image.
+
+A model file's ``crop_margin`` is the framing it was trained in: :func:`model_faces` shows a data
+set's faces to one task of a file (single-task or a head of a multi-head file) in that framing and
+at its input size, as the benches and ``evaluate-heads`` measure it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from face_affect.classifiers import OnnxClassifier
 from face_affect.corruptions import warp
 from face_affect.detectors.haar import HaarFaceDetector
+from face_affect.training.datasets import LabelledSplits
 from face_affect.types import FaceBox, Margins
 
 UPSCALED_SIZE = 192
@@ -116,6 +124,68 @@ def placed_in_framing(images: np.ndarray, target: Margins, seed: int = 0) -> np.
     (UTKFace's extra chips, which are framed like its splits)."""
     sample = np.random.default_rng(seed).permutation(len(images))[:FRAMING_SAMPLE]
     source = framing_margins(images[sample], detect_in_crops(images[sample]))
-    moved = max(abs(have - want) for have, want in zip(source, target)) > FRAMING_TOLERANCE
+    moved = not same_framing(source, target)
     LOGGER.info("framing %s, target %s: %s", source, target, "reframed" if moved else "kept")
     return reframed(images, source, target) if moved else images
+
+
+def same_framing(first: Margins, second: Margins) -> bool:
+    """Whether two framings differ by less than :data:`FRAMING_TOLERANCE` on every side."""
+    return max(abs(one - other) for one, other in zip(first, second)) <= FRAMING_TOLERANCE
+
+
+def resized(images: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Grey ``[N, H, W]`` images at ``width`` x ``height`` (area interpolation when shrinking)."""
+    if images.shape[1:] == (height, width):
+        return images
+    interpolation = cv2.INTER_AREA if images.shape[2] > width else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(image, (width, height), interpolation=interpolation) for image in images])
+
+
+def in_framing(
+    data: LabelledSplits,
+    target: Margins,
+    width: int,
+    height: int,
+    splits: Sequence[str] = ("val", "test"),
+    source: Margins | None = None,
+) -> LabelledSplits:
+    """``data``'s ``splits`` in the ``target`` framing at ``width`` x ``height``, with their labels, votes and
+    extra columns (the other splits left out).
+
+    ``source`` is the data set's framing; None: measured by the detector on its whole validation split,
+    one measurement for every split. Images are moved (:func:`reframed`) only where the two framings
+    differ (:func:`same_framing`), so a data set shown to a model trained in its own framing is
+    shown as it is.
+    """
+    if source is None:
+        source = framing_margins(data.images["val"], detect_in_crops(data.images["val"]))
+    moved = not same_framing(source, target)
+    LOGGER.info("framing %s, target %s: %s", source, target, "reframed" if moved else "kept")
+    images = {
+        split: resized(reframed(data.images[split], source, target) if moved else data.images[split], width, height)
+        for split in splits
+    }
+    return LabelledSplits(
+        data.class_names,
+        images,
+        {split: data.labels[split] for split in splits},
+        {split: data.extra[split] for split in splits if split in data.extra},
+        {split: data.votes[split] for split in splits if split in data.votes},
+    )
+
+
+def model_faces(
+    model: str | Path,
+    task: str,
+    data: LabelledSplits,
+    splits: Sequence[str] = ("val", "test"),
+    source: Margins | None = None,
+) -> tuple[OnnxClassifier, LabelledSplits]:
+    """The ``task`` classifier of ``model`` (a single-task file, or that head of a multi-head file), and
+    ``data``'s ``splits`` in its framing and at its input size (:func:`in_framing`): a multi-head file
+    is trained with every source in one framing (``face_affect.training.heads``), so FER-2013's faces
+    must be moved into it before it sees them."""
+    classifier = OnnxClassifier(model, task=task)
+    faces = in_framing(data, classifier.crop_margin, classifier.input_width, classifier.input_height, splits, source)
+    return classifier, faces

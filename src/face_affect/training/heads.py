@@ -24,11 +24,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as functional
@@ -48,7 +46,14 @@ from face_affect.training.datasets import (
     with_extra_training_faces,
 )
 from face_affect.training.export import export_onnx
-from face_affect.training.framing import detect_in_crops, framing_margins, placed_in_framing, reframed
+from face_affect.training.framing import (
+    detect_in_crops,
+    framing_margins,
+    in_framing,
+    model_faces,
+    placed_in_framing,
+    resized,
+)
 from face_affect.training.graph import normalise
 from face_affect.training.groups import (
     JUDGED_GROUP_FACES,
@@ -141,20 +146,6 @@ class HeadSplits:
     framing: Margins
 
 
-def resized(images: np.ndarray, size: int) -> np.ndarray:
-    """Grey ``[N, H, W]`` images at ``size`` x ``size`` (area interpolation when shrinking)."""
-    if images.shape[1:] == (size, size):
-        return images
-    interpolation = cv2.INTER_AREA if images.shape[1] > size else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(image, (size, size), interpolation=interpolation) for image in images])
-
-
-def moved(splits: LabelledSplits, place: Callable[[np.ndarray], np.ndarray], size: int) -> LabelledSplits:
-    """``splits`` with every split's images placed (framing) and resized."""
-    images = {split: resized(place(images), size) for split, images in splits.images.items()}
-    return LabelledSplits(splits.class_names, images, splits.labels, splits.extra, splits.votes)
-
-
 def load_heads_data(
     fer: Path,
     votes: Path,
@@ -176,20 +167,16 @@ def load_heads_data(
     emotion_source = framing_margins(emotion.images["val"], detect_in_crops(emotion.images["val"]))
     LOGGER.info("FER-2013's framing %s", emotion_source)
     # One measurement for every split of FER-2013: the same reframing for train, val and test.
-    emotion = moved(emotion, lambda images: reframed(images, emotion_source, framing), size)
-    age = moved(age, lambda images: images, size)
-    gender_only = LabelledSplits(
-        gender.class_names,
-        {split: resized(gender.images[split], size) for split in ("val", "test")},
-        {split: gender.labels[split] for split in ("val", "test")},
-        {split: gender.extra[split] for split in ("val", "test")},
-    )
+    everything = ("train", "val", "test")
+    emotion = in_framing(emotion, framing, size, size, everything, source=emotion_source)
+    age = in_framing(age, framing, size, size, everything, source=framing)
+    gender_only = in_framing(gender, framing, size, size, source=framing)
     lfw_images, lfw_labels = [], []
     for path in lfw:
         with np.load(path) as archive:
             if tuple(str(name) for name in archive["class_names"]) != GENDER_CLASSES:
                 raise ValueError(f"{path}: classes {archive['class_names']}, expected {GENDER_CLASSES}")
-            lfw_images.append(resized(placed_in_framing(archive["x"], framing), size))
+            lfw_images.append(resized(placed_in_framing(archive["x"], framing), size, size))
             lfw_labels.append(archive["y"].astype(np.int64))
     train = training_faces(emotion, age, lfw_images, lfw_labels, framing, age_group_balance)
     for splits in (emotion, age):
@@ -470,6 +457,19 @@ def export_heads(checkpoint: Path, output: Path, command: str, flip_average: boo
         normalization=state["normalization"],
         outputs=tuple(TASK_CLASSES),
     )
+
+
+def file_head_splits(model: Path, fer: Path, votes: Path, utkface: Path, children: Path) -> dict[str, LabelledSplits]:
+    """Each head's validation and test faces in the file's framing and at its size (:func:`model_faces`):
+    FER-2013 with the FER+ votes for emotion, UTKFace for gender, UTKFace and its children for age (one
+    framing measured on UTKFace's validation split for both, as the children's chips are framed alike)."""
+    adults = load_dataset(utkface)
+    framing = framing_margins(adults.images["val"], detect_in_crops(adults.images["val"]))
+    return {
+        "emotion": model_faces(model, "emotion", load_ferplus_votes(votes, load_dataset(fer)))[1],
+        "gender": model_faces(model, "gender", adults, source=framing)[1],
+        "age": model_faces(model, "age", age_splits(adults, children), source=framing)[1],
+    }
 
 
 def head_figures(model: Path, tasks: dict[str, LabelledSplits], split: str, seed: int = 0) -> dict:
