@@ -122,6 +122,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         metavar="P",
         help="probability of each camera effect (exposure, contrast, blur, resolution, noise, JPEG, erasing)",
     )
+    add_scene_augmentation_arguments(train_parser)
     train_parser.add_argument("--rotation-degrees", type=float, default=AugmentationRanges.rotation_degrees)
     train_parser.add_argument("--votes", type=Path, help="ferplus_votes.npz: crowd votes for FER-2013 (emotion)")
     train_parser.add_argument("--vote-weight", type=float, default=TrainingConfig.vote_weight)
@@ -174,6 +175,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     heads_parser.add_argument("--expectation-weight", type=float, default=HeadsConfig.expectation_weight)
     heads_parser.add_argument("--age-group-balance", type=float, default=HeadsConfig.age_group_balance)
     heads_parser.add_argument("--camera-augmentation", type=float, default=0.2, metavar="P")
+    add_scene_augmentation_arguments(heads_parser)
     heads_parser.add_argument(
         "--pseudo-labels",
         type=Path,
@@ -254,6 +256,32 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     evaluate_parser.add_argument("--data", required=True)
     evaluate_parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     return parser.parse_args(argv)
+
+
+def add_scene_augmentation_arguments(parser: argparse.ArgumentParser) -> None:
+    """What real cameras show and the data sets lack (:class:`CameraEffects`); off by default."""
+    parser.add_argument(
+        "--pose-augmentation",
+        type=float,
+        default=CameraEffects.pose_probability,
+        metavar="P",
+        help="share of crops warped as a face looking down or up, or turned left or right (perspective)",
+    )
+    parser.add_argument(
+        "--occluder-augmentation",
+        type=float,
+        default=CameraEffects.occluder_probability,
+        metavar="P",
+        help="share of crops with a hat, a scarf or a hand over the face",
+    )
+
+
+def camera_effects(arguments: argparse.Namespace) -> CameraEffects:
+    return CameraEffects(
+        probability=arguments.camera_augmentation,
+        pose_probability=arguments.pose_augmentation,
+        occluder_probability=arguments.occluder_augmentation,
+    )
 
 
 def add_heads_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -369,7 +397,7 @@ def train_heads_command(arguments: argparse.Namespace, argv: list[str]) -> int:
         threads=arguments.threads,
         initial_weights=str(arguments.initial_weights or ""),
         augmentation=AugmentationRanges(rotation_degrees=arguments.rotation_degrees),
-        camera_effects=CameraEffects(probability=arguments.camera_augmentation),
+        camera_effects=camera_effects(arguments),
         normalization=arguments.normalization,
         pseudo_labels=str(arguments.pseudo_labels or ""),
         pseudo_weight=arguments.pseudo_weight,
@@ -493,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         initial_weights=str(arguments.initial_weights or ""),
         auxiliary_weight=arguments.auxiliary_weight,
         augmentation=AugmentationRanges(rotation_degrees=arguments.rotation_degrees),
-        camera_effects=CameraEffects(probability=arguments.camera_augmentation),
+        camera_effects=camera_effects(arguments),
         normalization=arguments.normalization,
         vote_weight=1.0 if arguments.task == "age" else arguments.vote_weight,  # age's targets are its votes
         selection=arguments.selection,
