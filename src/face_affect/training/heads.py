@@ -17,6 +17,11 @@ The epoch kept is chosen on the three validation splits together: each head's va
 relative to the shipped file's (:data:`REFERENCE_ERRORS`), averaged. A point of gender error
 (of about 5) then weighs as much as seven of emotion's (of about 32): each head's gain counts
 against what it has to win, and no head can pay for another's loss at par.
+
+With pseudo-labels (:mod:`~face_affect.training.pseudo_labels`), a face also teaches a head its
+source has no label for where a teacher labelled it confidently, weighing ``pseudo_weight`` of a
+real label in that head's mean: emotion and gender towards the teachers' distribution, age towards
+their expected age (the real ages' target). Faces with real labels keep them.
 """
 
 from __future__ import annotations
