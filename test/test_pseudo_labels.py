@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.training, pytest.mark.data]
 from conftest import EMOTION_MODEL, GENDER_MODEL, MODELS_DIRECTORY, SHARED_DATA  # noqa: E402
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.training.__main__ import parse_arguments  # noqa: E402
-from face_affect.training.age import AGE_BINS, NO_GENDER, age_standard_deviation, expected_age, two_hot  # noqa: E402
+from face_affect.training.age import AGE_BINS, CHILD_AGE, NO_GENDER, age_standard_deviation, expected_age, two_hot  # noqa: E402
 from face_affect.training.datasets import FER2013_CLASSES, GENDER_CLASSES, LabelledSplits  # noqa: E402
 from face_affect.training.framing import reframed  # noqa: E402
 from face_affect.training.heads import (  # noqa: E402
@@ -94,7 +94,12 @@ def test_teachers_label_only_the_tasks_a_source_lacks_at_the_thresholds(real_fac
     lacking = {"emotion": data.emotion == NO_LABEL, "gender": data.gender == NO_LABEL, "age": data.age == NO_LABEL}
     np.testing.assert_array_equal(kept["emotion"], lacking["emotion"] & (confidence["emotion"] >= 0.5))
     np.testing.assert_array_equal(kept["gender"], lacking["gender"] & (confidence["gender"] >= 0.9))
-    np.testing.assert_array_equal(kept["age"], lacking["age"] & (spread <= 8.0))
+    child = labels.probabilities["age"][:, np.array(AGE_BINS) < CHILD_AGE].sum(1)
+    sure = (child >= 0.9) | (child <= 0.1)
+    np.testing.assert_array_equal(kept["age"], lacking["age"] & sure & (spread <= 8.0))
+    assert (lacking["age"] & sure & (spread > 8.0)).any()  # the spread limit took some away
+    without_limit = label_training_faces(data, [gender_and_age_file], replace(thresholds, max_age_spread=None))
+    np.testing.assert_array_equal(without_limit.kept["age"], lacking["age"] & sure)
     # Real faces, confident teachers: each task gains faces, FER-2013's get gender, children get gender too.
     assert kept["emotion"][utkface].any() and kept["emotion"][lfw].any() and kept["gender"][fer].any()
     assert kept["age"][fer].any() and kept["age"][lfw].any() and lacking["gender"][children].all()
@@ -215,15 +220,13 @@ def tiny_validation(data) -> dict[str, LabelledSplits]:
 
 
 def test_pseudo_label_command_takes_train_heads_data_and_thresholds():
-    arguments = parse_arguments(
-        [
-            "pseudo-label",
-            *("--fer", "f.npz", "--votes", "v.npz", "--utkface", "u.npz", "--children", "c.npz", "--lfw", "l.npz"),
-            *("--teacher", "a.onnx", "--teacher", "b.onnx", "--output", "labels.npz", "--max-age-spread", "6"),
-        ]
-    )
-    assert arguments.teacher == [Path("a.onnx"), Path("b.onnx")] and arguments.max_age_spread == 6.0
-    assert arguments.min_confidence_gender == PseudoThresholds.min_confidence_gender and arguments.input_size == SIZE
+    data = ("--fer", "f.npz", "--votes", "v.npz", "--utkface", "u.npz", "--children", "c.npz", "--lfw", "l.npz")
+    command = ["pseudo-label", *data, "--teacher", "a.onnx", "--teacher", "b.onnx", "--output", "labels.npz"]
+    arguments = parse_arguments(command)
+    assert arguments.teacher == [Path("a.onnx"), Path("b.onnx")] and arguments.input_size == SIZE
+    thresholds = (arguments.min_confidence_emotion, arguments.min_confidence_gender, arguments.min_confidence_child)
+    assert thresholds == (0.6, 0.9, 0.9) and arguments.max_age_spread is None
+    assert parse_arguments([*command, "--max-age-spread", "6"]).max_age_spread == 6.0
     heads = parse_arguments(
         ["train-heads", "--fer", "f", "--votes", "v", "--utkface", "u", "--children", "c", "--pseudo-labels", "p.npz"]
     )

@@ -220,11 +220,17 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "--min-confidence-emotion", type=float, default=PseudoThresholds.min_confidence_emotion, metavar="P"
     )
     pseudo_parser.add_argument(
+        "--min-confidence-child",
+        type=float,
+        default=PseudoThresholds.min_confidence_child,
+        metavar="P",
+        help="keep an age where the teachers give an age under 13 a probability of at least P or at most 1 - P",
+    )
+    pseudo_parser.add_argument(
         "--max-age-spread",
         type=float,
-        default=PseudoThresholds.max_age_spread,
         metavar="YEARS",
-        help="keep an age where the standard deviation of the teachers' age distribution is at most this",
+        help="also: where the standard deviation of the teachers' age distribution is at most this (default: any)",
     )
     pseudo_parser.add_argument("--threads", type=int, default=1)
     export_parser = commands.add_parser("export", help="export a checkpoint, then evaluate the ONNX file")
@@ -429,6 +435,7 @@ def pseudo_label_command(arguments: argparse.Namespace) -> int:
     thresholds = PseudoThresholds(
         min_confidence_emotion=arguments.min_confidence_emotion,
         min_confidence_gender=arguments.min_confidence_gender,
+        min_confidence_child=arguments.min_confidence_child,
         max_age_spread=arguments.max_age_spread,
     )
     labelled = time.monotonic()
