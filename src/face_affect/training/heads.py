@@ -40,7 +40,7 @@ import torch.nn.functional as functional
 
 from face_affect.classifiers import OnnxClassifier
 from face_affect.corruptions import corrupted_sets
-from face_affect.training.age import AGE_BINS, NO_GENDER, age_figures, age_splits, expected_age, two_hot
+from face_affect.training.age import AGE_BINS, CHILD_AGE, NO_GENDER, age_figures, age_splits, expected_age, two_hot
 from face_affect.training.augmentation import AugmentationRanges, CameraEffects, random_affine, random_camera_effects
 from face_affect.training.calibration import calibrate, expected_calibration_error, model_probabilities
 from face_affect.training.datasets import (
@@ -399,7 +399,10 @@ def label_training_faces(
         "gender": data.gender == NO_LABEL,
         "age": data.age == NO_LABEL,
     }
-    return pseudo_labels(data.images, data.framing, data.sources, lacking, teachers, thresholds, TASK_CLASSES, threads)
+    children = (data.age != NO_LABEL) & (data.age < CHILD_AGE)
+    return pseudo_labels(
+        data.images, data.framing, data.sources, lacking, children, teachers, thresholds, TASK_CLASSES, threads
+    )
 
 
 def train_heads(splits: HeadSplits, config: HeadsConfig, run_directory: Path, epochs_now: int = 0) -> Path:
