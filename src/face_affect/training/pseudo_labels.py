@@ -13,11 +13,11 @@ replicated as :func:`~face_affect.cropping.crop_face` replicates them), then res
 :func:`~face_affect.cropping.to_model_input`. The probabilities are the files' own, calibration
 included, so a confidence threshold means what the runtime's ``<task>_min_confidence`` means.
 
-What is kept: emotion and gender where the ensemble's largest probability reaches a threshold, and
-gender only on adults (below); age
-where the ensemble is sure whether the face is a child (its probability of an age under 13 is at
-least ``min_confidence_child`` or at most one minus it), and optionally where the spread (standard
-deviation) of its age distribution is at most ``max_age_spread`` years. Not the spread by default:
+What is kept: emotion and gender where the ensemble's largest probability reaches a threshold
+(gender on adults only, below); age where the ensemble is sure whether the face is a child (its
+probability of an age under 13 is at least ``min_confidence_child`` or at most one minus it), and
+optionally where the spread (standard deviation) of its age distribution is at most
+``max_age_spread`` years. Not the spread by default:
 the spread grows with the age, so a limit on it keeps children rather than adults. With the shipped
 age file at 10 years, 25.8% of the FER-2013 faces kept were children under 13 against 14.7% by the
 child rule alone (the file estimates 15.7% of all FER-2013 faces under 13): a prior moved towards
