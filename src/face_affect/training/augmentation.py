@@ -76,8 +76,7 @@ class CameraEffects:
     pose_probability: float = 0.0
     """Share of crops warped as a face looking down or up, or turned left or right (:func:`pose_warped`)."""
     pose_shrink: tuple[float, float] = (0.1, 0.35)
-    """How much shorter the far edge of the face's plane appears than the near one (0.35: about 35 degrees
-    of pitch or yaw at arm's length)."""
+    """How much shorter the far edge of the face's plane appears than the near one, as a share of the near one."""
     occluder_probability: float = 0.0
     """Share of crops with a hat, a scarf or a hand over the face (:func:`occluded`)."""
     hat_depth: tuple[float, float] = (0.12, 0.32)
@@ -145,7 +144,7 @@ def random_camera_effects(images: np.ndarray, effects: CameraEffects, rng: np.ra
     if max(effects.probability, effects.pose_probability, effects.occluder_probability) <= 0:
         return images
     output = images.copy()
-    count, height, width = images.shape
+    count = len(images)
     if effects.pose_probability > 0:
         for index in np.flatnonzero(rng.random(count) < effects.pose_probability):
             pose = POSES[rng.integers(len(POSES))]
