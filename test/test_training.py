@@ -29,8 +29,11 @@ from face_affect.training.age import (  # noqa: E402
     two_hot,
 )
 from face_affect.training.augmentation import (  # noqa: E402
+    OCCLUDERS,
     AugmentationRanges,
     CameraEffects,
+    occluded,
+    pose_warped,
     random_affine,
     random_camera_effects,
 )
@@ -210,6 +213,69 @@ def test_camera_effects_change_most_crops_keep_their_shape_and_are_seeded():
     changed = (first != faces).any(axis=(1, 2)).mean()
     assert 0.6 < changed < 1.0, changed
     assert random_camera_effects(faces, CameraEffects(), np.random.default_rng(5)) is faces
+
+
+def test_poses_and_occluders_are_seeded_keep_shapes_and_are_off_by_default():
+    faces = np.load(FER2013)["x_val"][:32]
+    effects = CameraEffects(pose_probability=0.5, occluder_probability=0.5)
+    first = random_camera_effects(faces, effects, np.random.default_rng(3))
+    assert first.dtype == np.uint8 and first.shape == faces.shape
+    np.testing.assert_array_equal(first, random_camera_effects(faces, effects, np.random.default_rng(3)))
+    assert (first != random_camera_effects(faces, effects, np.random.default_rng(4))).any()
+    changed = (first != faces).any(axis=(1, 2)).mean()
+    assert 0.5 < changed < 1.0, changed  # 75% expected
+    assert (
+        (random_camera_effects(faces, replace(effects, pose_probability=1.0), np.random.default_rng(3)) != faces)
+        .any(axis=(1, 2))
+        .all()
+    )
+    rng = np.random.default_rng(3)
+    assert random_camera_effects(faces, CameraEffects(), rng) is faces
+    assert rng.random() == np.random.default_rng(3).random()  # nothing drawn: default runs augment as before
+    arguments = parse_arguments(["train-heads", "--fer", "f", "--votes", "v", "--utkface", "u", "--children", "c"])
+    assert (arguments.pose_augmentation, arguments.occluder_augmentation) == (0.0, 0.0)
+
+
+def test_a_face_looking_down_has_its_upper_half_stretched_and_turned_left_its_right_half():
+    image = np.full((48, 48), 255, np.uint8)
+    image[23:25, :] = 0  # a horizontal line through the middle
+    image[:, 23:25] = 0  # and a vertical one
+
+    def line_row(warped: np.ndarray) -> float:
+        return float(np.flatnonzero(warped[:, 5] < 128).mean())  # away from the vertical line
+
+    def line_column(warped: np.ndarray) -> float:
+        return float(np.flatnonzero(warped[5] < 128).mean())
+
+    down, up = pose_warped(image, "down", 0.3), pose_warped(image, "up", 0.3)
+    assert line_row(down) > 26 and line_row(up) < 21  # the middle moves towards the receding edge
+    np.testing.assert_allclose(down[-1], image[-1], atol=1)  # the receding edge keeps its place
+    np.testing.assert_allclose(up[0], image[0], atol=1)
+    ink_top, ink_bottom = (float((255 - row.astype(np.int64)).sum()) for row in (down[2], down[-3]))
+    assert ink_top > 1.2 * ink_bottom  # the vertical line too is wider where the face comes nearer
+    left, right = pose_warped(image, "left", 0.3), pose_warped(image, "right", 0.3)
+    assert line_column(left) < 21 and line_column(right) > 26
+    assert line_row(left) == pytest.approx(23.5, abs=0.6)  # a turn keeps the rows where they were
+    assert abs(line_row(pose_warped(image, "down", 0.1)) - 23.5) < line_row(down) - 23.5  # milder, less
+
+
+def test_a_hat_covers_the_top_a_scarf_the_bottom_and_a_hand_has_the_faces_tone():
+    faces = np.load(FER2013)["x_val"][:16]
+    effects = CameraEffects()
+    rng = np.random.default_rng(0)
+    height = faces.shape[1]
+    for face in faces:
+        hat, scarf, hand = (occluded(face, occluder, effects, rng) for occluder in OCCLUDERS)
+        lowest_brim = int(np.ceil((effects.hat_depth[1] + 0.08) * height)) + 1
+        np.testing.assert_array_equal(hat[lowest_brim:], face[lowest_brim:])
+        assert hat[0].max() <= 70 and hat[0].min() == hat[0].max()
+        highest_edge = int((1 - effects.scarf_depth[1] - 0.08) * height) - 1
+        np.testing.assert_array_equal(scarf[:highest_edge], face[:highest_edge])
+        assert scarf[-1].min() == scarf[-1].max()
+        covered = hand != face
+        assert 0.02 < covered.mean() < 0.5
+        tone = np.median(face[12:36, 12:36])
+        assert 0.8 * tone - 1 <= np.median(hand[covered]) <= 1.2 * tone + 1
 
 
 def test_ferplus_votes_are_mapped_to_fer2013_classes_and_mixed_into_the_targets():

@@ -8,6 +8,7 @@ import logging
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 # oneDNN's AVX-512 kernels can crash on odd batch sizes on these CPUs; must be set before torch loads.
@@ -27,14 +28,17 @@ from face_affect.training.framing import detect_in_crops, framing_margins, place
 from face_affect.training.graph import NORMALIZATIONS  # noqa: E402
 from face_affect.training.heads import (  # noqa: E402
     HeadsConfig,
+    HeadSplits,
     export_heads,
     file_head_splits,
     head_figures,
+    label_training_faces,
     load_heads_data,
     release_heads,
     train_heads,
 )
 from face_affect.training.mini_xception import MINIMUM_WIDTH, PAPER_WIDTHS  # noqa: E402
+from face_affect.training.pseudo_labels import PseudoThresholds  # noqa: E402
 from face_affect.training.release import (  # noqa: E402
     evaluate_age_model,
     evaluate_model,
@@ -116,6 +120,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         metavar="P",
         help="probability of each camera effect (exposure, contrast, blur, resolution, noise, JPEG, erasing)",
     )
+    add_scene_augmentation_arguments(train_parser)
     train_parser.add_argument("--rotation-degrees", type=float, default=AugmentationRanges.rotation_degrees)
     train_parser.add_argument("--votes", type=Path, help="ferplus_votes.npz: crowd votes for FER-2013 (emotion)")
     train_parser.add_argument("--vote-weight", type=float, default=TrainingConfig.vote_weight)
@@ -158,18 +163,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     heads_parser = commands.add_parser(
         "train-heads", help="one trunk, emotion, gender and age heads, trained on every face (or resume), then export"
     )
-    heads_parser.add_argument("--fer", type=Path, required=True, help="fer2013.npz (emotion)")
-    heads_parser.add_argument("--votes", type=Path, required=True, help="ferplus_votes.npz (emotion)")
-    heads_parser.add_argument("--utkface", type=Path, required=True, help="gender_utkface.npz (gender and age)")
-    heads_parser.add_argument(
-        "--utkface-extra", type=Path, action="append", default=[], help="gender_utkface_extra.npz (repeatable)"
-    )
-    heads_parser.add_argument("--children", type=Path, required=True, help="age_utkface_children.npz (age)")
-    heads_parser.add_argument(
-        "--lfw", type=Path, action="append", default=[], help="gender_lfw.npz: gender only, reframed (repeatable)"
-    )
+    add_heads_data_arguments(heads_parser)
     heads_parser.add_argument("--widths", type=widths_argument, default=HeadsConfig.widths)
-    heads_parser.add_argument("--input-size", type=int, default=HeadsConfig.input_size)
     heads_parser.add_argument("--epochs", type=int, default=HeadsConfig.epochs)
     heads_parser.add_argument("--batch-size", type=int, default=HeadsConfig.batch_size)
     heads_parser.add_argument("--learning-rate", type=float, default=HeadsConfig.learning_rate)
@@ -178,6 +173,18 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     heads_parser.add_argument("--expectation-weight", type=float, default=HeadsConfig.expectation_weight)
     heads_parser.add_argument("--age-group-balance", type=float, default=HeadsConfig.age_group_balance)
     heads_parser.add_argument("--camera-augmentation", type=float, default=0.2, metavar="P")
+    add_scene_augmentation_arguments(heads_parser)
+    heads_parser.add_argument(
+        "--pseudo-labels",
+        type=Path,
+        help="a pseudo-label file of these training faces: teacher labels of the tasks a face lacks",
+    )
+    heads_parser.add_argument(
+        "--pseudo-weight",
+        type=float,
+        default=HeadsConfig.pseudo_weight,
+        help="loss weight of a pseudo-labelled face (a real label's is 1)",
+    )
     heads_parser.add_argument("--rotation-degrees", type=float, default=15.0)
     heads_parser.add_argument("--normalization", choices=sorted(NORMALIZATIONS), default=HeadsConfig.normalization)
     heads_parser.add_argument("--initial-weights", type=Path, help="a train-heads best.pt to start from")
@@ -191,6 +198,39 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     heads_parser.add_argument("--output", type=Path, help="ONNX file (default models/heads_mini_xception.onnx)")
     heads_parser.add_argument("--flip-average", action="store_true", help=FLIP_AVERAGE_HELP)
     heads_parser.add_argument("--child-recall", type=float, default=0.0, help=CHILD_RECALL_HELP)
+    pseudo_parser = commands.add_parser(
+        "pseudo-label",
+        help="label train-heads' training faces for the tasks their source lacks with teacher files (noisy student)",
+    )
+    add_heads_data_arguments(pseudo_parser)
+    pseudo_parser.add_argument(
+        "--teacher",
+        action="append",
+        required=True,
+        type=Path,
+        help="an ONNX file, single-task or multi-head (repeatable: the teachers of a task are averaged)",
+    )
+    pseudo_parser.add_argument("--output", type=Path, required=True, help="the labels (.npz, outside the repo)")
+    pseudo_parser.add_argument(
+        "--min-confidence-gender", type=float, default=PseudoThresholds.min_confidence_gender, metavar="P"
+    )
+    pseudo_parser.add_argument(
+        "--min-confidence-emotion", type=float, default=PseudoThresholds.min_confidence_emotion, metavar="P"
+    )
+    pseudo_parser.add_argument(
+        "--min-confidence-child",
+        type=float,
+        default=PseudoThresholds.min_confidence_child,
+        metavar="P",
+        help="keep an age where the teachers give an age under 13 a probability of at least P or at most 1 - P",
+    )
+    pseudo_parser.add_argument(
+        "--max-age-spread",
+        type=float,
+        metavar="YEARS",
+        help="also: where the standard deviation of the teachers' age distribution is at most this (default: any)",
+    )
+    pseudo_parser.add_argument("--threads", type=int, default=1)
     export_parser = commands.add_parser("export", help="export a checkpoint, then evaluate the ONNX file")
     export_parser.add_argument("task", choices=sorted(TASK_DATA))
     export_parser.add_argument("--data", required=True)
@@ -220,6 +260,61 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     evaluate_parser.add_argument("--data", required=True)
     evaluate_parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     return parser.parse_args(argv)
+
+
+def add_scene_augmentation_arguments(parser: argparse.ArgumentParser) -> None:
+    """What real cameras show and the data sets lack (:class:`CameraEffects`); off by default."""
+    parser.add_argument(
+        "--pose-augmentation",
+        type=float,
+        default=CameraEffects.pose_probability,
+        metavar="P",
+        help="share of crops warped as a face looking down or up, or turned left or right (perspective)",
+    )
+    parser.add_argument(
+        "--occluder-augmentation",
+        type=float,
+        default=CameraEffects.occluder_probability,
+        metavar="P",
+        help="share of crops with a hat, a scarf or a hand over the face",
+    )
+
+
+def camera_effects(arguments: argparse.Namespace) -> CameraEffects:
+    return CameraEffects(
+        probability=arguments.camera_augmentation,
+        pose_probability=arguments.pose_augmentation,
+        occluder_probability=arguments.occluder_augmentation,
+    )
+
+
+def add_heads_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data of ``train-heads``, which ``pseudo-label`` must be given alike."""
+    parser.add_argument("--fer", type=Path, required=True, help="fer2013.npz (emotion)")
+    parser.add_argument("--votes", type=Path, required=True, help="ferplus_votes.npz (emotion)")
+    parser.add_argument("--utkface", type=Path, required=True, help="gender_utkface.npz (gender and age)")
+    parser.add_argument(
+        "--utkface-extra", type=Path, action="append", default=[], help="gender_utkface_extra.npz (repeatable)"
+    )
+    parser.add_argument("--children", type=Path, required=True, help="age_utkface_children.npz (age)")
+    parser.add_argument(
+        "--lfw", type=Path, action="append", default=[], help="gender_lfw.npz: gender only, reframed (repeatable)"
+    )
+    parser.add_argument("--input-size", type=int, default=HeadsConfig.input_size)
+
+
+def heads_data(arguments: argparse.Namespace, age_group_balance: float = HeadsConfig.age_group_balance) -> HeadSplits:
+    """The faces of ``train-heads`` and ``pseudo-label`` (:func:`add_heads_data_arguments`)."""
+    return load_heads_data(
+        arguments.fer,
+        arguments.votes,
+        arguments.utkface,
+        arguments.utkface_extra,
+        arguments.children,
+        arguments.lfw,
+        arguments.input_size,
+        age_group_balance,
+    )
 
 
 def widths_argument(text: str) -> tuple[int, ...]:
@@ -306,20 +401,13 @@ def train_heads_command(arguments: argparse.Namespace, argv: list[str]) -> int:
         threads=arguments.threads,
         initial_weights=str(arguments.initial_weights or ""),
         augmentation=AugmentationRanges(rotation_degrees=arguments.rotation_degrees),
-        camera_effects=CameraEffects(probability=arguments.camera_augmentation),
+        camera_effects=camera_effects(arguments),
         normalization=arguments.normalization,
+        pseudo_labels=str(arguments.pseudo_labels or ""),
+        pseudo_weight=arguments.pseudo_weight,
     )
     run_directory = arguments.run_directory or DEFAULT_RUNS_DIRECTORY / "heads_mini_xception"
-    splits = load_heads_data(
-        arguments.fer,
-        arguments.votes,
-        arguments.utkface,
-        arguments.utkface_extra,
-        arguments.children,
-        arguments.lfw,
-        config.input_size,
-        config.age_group_balance,
-    )
+    splits = heads_data(arguments, config.age_group_balance)
     train_heads(splits, config, run_directory, arguments.epochs_now)
     finished = json.loads((run_directory / "log.jsonl").read_text().splitlines()[-1])["epoch"] >= config.epochs
     if not finished or arguments.train_only:
@@ -335,6 +423,30 @@ def train_heads_command(arguments: argparse.Namespace, argv: list[str]) -> int:
         path = SOURCE_ROOT / "docs" / f"{output.stem}_{split}.json"
         path.write_text(json.dumps(figures, indent=2) + "\n")
         logging.info("%s: %s", path, json.dumps(figures))
+    return 0
+
+
+def pseudo_label_command(arguments: argparse.Namespace) -> int:
+    """``pseudo-label``: the teachers' labels of train-heads' training faces for the tasks each lacks."""
+    started = time.monotonic()
+    train = heads_data(arguments).train
+    thresholds = PseudoThresholds(
+        min_confidence_emotion=arguments.min_confidence_emotion,
+        min_confidence_gender=arguments.min_confidence_gender,
+        min_confidence_child=arguments.min_confidence_child,
+        max_age_spread=arguments.max_age_spread,
+    )
+    labelled = time.monotonic()
+    labels = label_training_faces(train, arguments.teacher, thresholds, arguments.threads)
+    labels.save(arguments.output)
+    logging.info(
+        "wrote %s: faces kept per task and source %s of %s (data %.0f s, teachers %.0f s)",
+        arguments.output,
+        json.dumps(labels.counts()),
+        json.dumps(train.sources),
+        labelled - started,
+        time.monotonic() - labelled,
+    )
     return 0
 
 
@@ -381,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         return evaluate_heads_command(arguments)
     if arguments.command == "train-heads":
         return train_heads_command(arguments, argv)
+    if arguments.command == "pseudo-label":
+        return pseudo_label_command(arguments)
     name = f"{arguments.task}_{arguments.architecture}"
     run_directory = arguments.run_directory or DEFAULT_RUNS_DIRECTORY / name
     config = TrainingConfig(
@@ -400,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         initial_weights=str(arguments.initial_weights or ""),
         auxiliary_weight=arguments.auxiliary_weight,
         augmentation=AugmentationRanges(rotation_degrees=arguments.rotation_degrees),
-        camera_effects=CameraEffects(probability=arguments.camera_augmentation),
+        camera_effects=camera_effects(arguments),
         normalization=arguments.normalization,
         vote_weight=1.0 if arguments.task == "age" else arguments.vote_weight,  # age's targets are its votes
         selection=arguments.selection,

@@ -3,7 +3,9 @@
 The paper's recipe: rotation within +-10 degrees, shifts of up to 10 %, zoom of up to
 10 % and horizontal flips, applied to a whole batch at once with one ``grid_sample``
 call (per-image OpenCV warps would cost more than the network on 2 cores). The camera
-effects (:class:`CameraEffects`) are cheap per-crop OpenCV operations on 48-64 px crops.
+effects (:class:`CameraEffects`) are cheap per-crop OpenCV operations on 48-64 px crops:
+what real cameras show and the data sets lack, the scene first (a face looking down, up or
+turned; a hat, a scarf or a hand over it), then the optics and the sensor.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as functional
@@ -70,14 +73,93 @@ class CameraEffects:
     small_width: tuple[int, int] = (12, 36)
     jpeg_quality: tuple[int, int] = (8, 60)
     erase_area: tuple[float, float] = (0.08, 0.35)
+    pose_probability: float = 0.0
+    """Share of crops warped as a face looking down or up, or turned left or right (:func:`pose_warped`)."""
+    pose_shrink: tuple[float, float] = (0.1, 0.35)
+    """How much shorter the far edge of the face's plane appears than the near one, as a share of the near one."""
+    occluder_probability: float = 0.0
+    """Share of crops with a hat, a scarf or a hand over the face (:func:`occluded`)."""
+    hat_depth: tuple[float, float] = (0.12, 0.32)
+    """Share of the crop's height that a hat's dark band covers from the top."""
+    scarf_depth: tuple[float, float] = (0.2, 0.42)
+    """Share of the crop's height that a scarf covers from the bottom."""
+    hand_size: tuple[float, float] = (0.25, 0.5)
+    """A hand's ellipse: its half-axes as shares of the crop's size."""
+
+
+POSES = ("down", "up", "left", "right")
+"""Where the face looks in :func:`pose_warped`; the edge of the crop on that side recedes, the opposite one
+comes nearer (looking down, the forehead comes nearer and the chin recedes; turned left, towards the
+image's left, the face's image-left side recedes and its image-right side comes nearer)."""
+OCCLUDERS = ("hat", "scarf", "hand")
+
+
+def pose_warped(image: np.ndarray, pose: str, shrink: float) -> np.ndarray:
+    """A grey crop of a face looking down, up, left or right: a homography of the face's plane under
+    which its far edge appears ``1 - shrink`` times as long as its near one, so the near half of the
+    face is stretched and the far half compressed, as under a camera's perspective.
+
+    The far edge keeps its place and the near one grows past the crop (its ends are cut off), so
+    the crop stays covered by the face's own pixels: shortening the far edge instead would leave
+    corners that only replicated edges could fill, streaks that no camera shows mid-frame.
+    """
+    height, width = image.shape
+    right, bottom = width - 1.0, height - 1.0
+    corners = np.float32([[0, 0], [right, 0], [right, bottom], [0, bottom]])  # clockwise from the top left
+    near_edge = {"down": (0, 1), "up": (3, 2), "left": (1, 2), "right": (0, 3)}[pose]  # (start, end) of the edge
+    axis = 0 if pose in ("down", "up") else 1  # the near edge runs along x (pitch) or y (yaw)
+    growth = (right if axis == 0 else bottom) * (1 / (1 - shrink) - 1) / 2
+    moved = corners.copy()
+    moved[near_edge[0], axis] -= growth
+    moved[near_edge[1], axis] += growth
+    matrix = cv2.getPerspectiveTransform(corners, moved)
+    return cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def occluded(image: np.ndarray, occluder: str, effects: CameraEffects, rng: np.random.Generator) -> np.ndarray:
+    """A grey crop with a hat (a dark band over the top, its brim tilted), a scarf (a band of any
+    tone over the lower face, its edge tilted) or a hand (an ellipse in the face's own grey tone)."""
+    output = image.copy()
+    height, width = image.shape
+    if occluder in ("hat", "scarf"):
+        depth = rng.uniform(*(effects.hat_depth if occluder == "hat" else effects.scarf_depth)) * height
+        tilt = rng.uniform(-0.08, 0.08) * height
+        edge = [depth - tilt, depth + tilt] if occluder == "hat" else [height - depth - tilt, height - depth + tilt]
+        side = 0 if occluder == "hat" else height
+        polygon = np.array([[0, side], [width, side], [width, edge[1]], [0, edge[0]]])
+        tone = rng.uniform(10, 70) if occluder == "hat" else rng.uniform(20, 220)
+        cv2.fillPoly(output, [np.rint(polygon).astype(np.int32)], int(tone), lineType=cv2.LINE_AA)
+        return output
+    centre = (int(rng.uniform(0.2, 0.8) * width), int(rng.uniform(0.35, 0.95) * height))
+    axes = tuple(int(round(rng.uniform(*effects.hand_size) * size / 2)) for size in (width, height))
+    face = image[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4]
+    tone = float(np.median(face)) * rng.uniform(0.85, 1.15)
+    cv2.ellipse(output, centre, axes, float(rng.uniform(0, 180)), 0, 360, int(np.clip(tone, 0, 255)), -1, cv2.LINE_AA)
+    return output
 
 
 def random_camera_effects(images: np.ndarray, effects: CameraEffects, rng: np.random.Generator) -> np.ndarray:
-    """Grey uint8 crops ``[N, H, W]`` with random photometric effects, blur, resolution loss, JPEG and erasing."""
-    if effects.probability <= 0:
+    """Grey uint8 crops ``[N, H, W]`` with random poses and occluders, then photometric effects, blur,
+    resolution loss, JPEG and erasing. Only the effects with a probability above zero draw from ``rng``."""
+    if max(effects.probability, effects.pose_probability, effects.occluder_probability) <= 0:
         return images
     output = images.copy()
-    count, height, width = images.shape
+    count = len(images)
+    if effects.pose_probability > 0:
+        for index in np.flatnonzero(rng.random(count) < effects.pose_probability):
+            pose = POSES[rng.integers(len(POSES))]
+            output[index] = pose_warped(output[index], pose, float(rng.uniform(*effects.pose_shrink)))
+    if effects.occluder_probability > 0:
+        for index in np.flatnonzero(rng.random(count) < effects.occluder_probability):
+            output[index] = occluded(output[index], OCCLUDERS[rng.integers(len(OCCLUDERS))], effects, rng)
+    if effects.probability > 0:
+        camera_effects(output, effects, rng)
+    return output
+
+
+def camera_effects(output: np.ndarray, effects: CameraEffects, rng: np.random.Generator) -> None:
+    """The optics and the sensor of :func:`random_camera_effects`, in place."""
+    count, height, width = output.shape
 
     def chosen() -> np.ndarray:
         return np.flatnonzero(rng.random(count) < effects.probability)
@@ -116,4 +198,3 @@ def random_camera_effects(images: np.ndarray, effects: CameraEffects, rng: np.ra
         top = int(rng.integers(0, height - patch_height + 1))
         left = int(rng.integers(0, width - patch_width + 1))
         output[index, top : top + patch_height, left : left + patch_width] = rng.integers(0, 256)
-    return output

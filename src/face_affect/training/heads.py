@@ -17,6 +17,11 @@ The epoch kept is chosen on the three validation splits together: each head's va
 relative to the shipped file's (:data:`REFERENCE_ERRORS`), averaged. A point of gender error
 (of about 5) then weighs as much as seven of emotion's (of about 32): each head's gain counts
 against what it has to win, and no head can pay for another's loss at par.
+
+With pseudo-labels (:mod:`~face_affect.training.pseudo_labels`), a face also teaches a head its
+source has no label for where a teacher labelled it confidently, weighing ``pseudo_weight`` of a
+real label in that head's mean: emotion and gender towards the teachers' distribution, age towards
+their expected age (the real ages' target). Faces with real labels keep them.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import torch.nn.functional as functional
 
 from face_affect.classifiers import OnnxClassifier
 from face_affect.corruptions import corrupted_sets
-from face_affect.training.age import AGE_BINS, NO_GENDER, age_figures, age_splits, expected_age, two_hot
+from face_affect.training.age import AGE_BINS, CHILD_AGE, NO_GENDER, age_figures, age_splits, expected_age, two_hot
 from face_affect.training.augmentation import AugmentationRanges, CameraEffects, random_affine, random_camera_effects
 from face_affect.training.calibration import calibrate, expected_calibration_error, model_probabilities
 from face_affect.training.datasets import (
@@ -65,6 +70,7 @@ from face_affect.training.groups import (
     worst_group,
 )
 from face_affect.training.mini_xception import MultiHeadMiniXception
+from face_affect.training.pseudo_labels import PseudoLabels, PseudoThresholds, load_pseudo_labels, pseudo_labels
 from face_affect.training.release import (
     evaluate_age_model,
     evaluate_model,
@@ -115,6 +121,10 @@ class HeadsConfig:
     augmentation: AugmentationRanges = field(default_factory=lambda: AugmentationRanges(rotation_degrees=15.0))
     camera_effects: CameraEffects = field(default_factory=lambda: CameraEffects(probability=0.2))
     normalization: str = "standardise"
+    pseudo_labels: str = ""
+    """A ``pseudo-label`` file of these training faces (:mod:`~face_affect.training.pseudo_labels`); empty: none."""
+    pseudo_weight: float = 0.5
+    """What a pseudo-labelled face weighs in its head's loss, a face with a real label weighing 1."""
 
 
 @dataclass
@@ -123,7 +133,7 @@ class HeadsData:
 
     ``emotion``/``gender``: class indices or :data:`NO_LABEL`; ``votes``: FER+ votes (zero rows
     where none); ``age``: years, or :data:`NO_LABEL`; ``weights``: per-task loss weights (mean 1
-    over the faces that have the task).
+    over the faces that have the task); ``sources``: each source's count, in the order of the faces.
     """
 
     images: np.ndarray
@@ -133,6 +143,7 @@ class HeadsData:
     age: np.ndarray
     weights: dict[str, np.ndarray]
     framing: Margins
+    sources: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -229,7 +240,8 @@ def training_faces(
         int(has_gender.sum()),
         count_age,
     )
-    return HeadsData(images, emotion_labels, votes, gender, ages, weights, framing)
+    sources = {"fer2013": count_emotion, "utkface": count_age, "lfw": count_lfw}
+    return HeadsData(images, emotion_labels, votes, gender, ages, weights, framing, sources)
 
 
 def build_heads_network(widths: tuple[int, ...]) -> MultiHeadMiniXception:
@@ -293,6 +305,33 @@ class HeadsValidation:
 
 
 def head_losses(outputs: dict[str, torch.Tensor], indices: torch.Tensor, targets: dict, config: HeadsConfig) -> dict:
+    """Per task, the weighted mean loss over the batch's faces that have that task's label (absent if none);
+    with ``targets["pseudo"]`` (:func:`pseudo_targets`), also over the faces with a kept pseudo-label, each
+    weighing ``config.pseudo_weight``."""
+    losses = real_label_losses(outputs, indices, targets, config)
+    for task, pseudo in targets.get("pseudo", {}).items():
+        kept = pseudo["kept"][indices]
+        if config.pseudo_weight <= 0 or not kept.any():
+            continue
+        logits, rows = outputs[task][kept], indices[kept]
+        if task == "age":
+            two_hot_targets = pseudo["age_targets"][rows]
+            face = functional.cross_entropy(logits, two_hot_targets, reduction="none")
+            if config.expectation_weight > 0:
+                face = face + config.expectation_weight * expectation_error(
+                    logits, two_hot_targets, targets["age_values"]
+                )
+        else:  # the teachers' distribution as a soft target
+            face = functional.cross_entropy(logits, pseudo["probabilities"][rows], reduction="none")
+        labelled = (targets[task][indices] != NO_LABEL).sum()
+        real_sum = losses[task] * labelled if task in losses else 0.0
+        losses[task] = (real_sum + config.pseudo_weight * face.sum()) / (labelled + config.pseudo_weight * kept.sum())
+    return losses
+
+
+def real_label_losses(
+    outputs: dict[str, torch.Tensor], indices: torch.Tensor, targets: dict, config: HeadsConfig
+) -> dict:
     """Per task, the weighted mean loss over the batch's faces that have that task's label (absent if none)."""
     losses = {}
     emotion = targets["emotion"][indices]
@@ -326,6 +365,33 @@ def head_losses(outputs: dict[str, torch.Tensor], indices: torch.Tensor, targets
     return losses
 
 
+def pseudo_targets(labels: PseudoLabels) -> dict[str, dict[str, torch.Tensor]]:
+    """Per task, the kept faces and their targets as :func:`head_losses` takes them: emotion and gender the
+    teachers' probabilities, age the two-hot target of the teachers' expected age (the real ages' target)."""
+    targets = {}
+    for task, kept in labels.kept.items():
+        probabilities = torch.from_numpy(labels.probabilities[task])
+        targets[task] = {"kept": torch.from_numpy(kept), "probabilities": probabilities}
+        if task == "age":
+            targets[task]["age_targets"] = torch.from_numpy(two_hot(expected_age(labels.probabilities[task])))
+    return targets
+
+
+def label_training_faces(
+    data: HeadsData, teachers: list[Path], thresholds: PseudoThresholds, threads: int = 1
+) -> PseudoLabels:
+    """Teacher labels of the training faces for the tasks each face lacks (:func:`pseudo_labels`)."""
+    lacking = {
+        "emotion": data.emotion == NO_LABEL,
+        "gender": data.gender == NO_LABEL,
+        "age": data.age == NO_LABEL,
+    }
+    children = (data.age != NO_LABEL) & (data.age < CHILD_AGE)
+    return pseudo_labels(
+        data.images, data.framing, data.sources, lacking, children, teachers, thresholds, TASK_CLASSES, threads
+    )
+
+
 def train_heads(splits: HeadSplits, config: HeadsConfig, run_directory: Path, epochs_now: int = 0) -> Path:
     """Trains the three-headed network with a cosine schedule, writing ``log.jsonl``, ``last.pt``
     (resume: the same call again) and ``best.pt`` (best :func:`validation_figures` score).
@@ -357,6 +423,11 @@ def train_heads(splits: HeadSplits, config: HeadsConfig, run_directory: Path, ep
         "age_values": torch.tensor([float(age) for age in AGE_BINS]),
         "weights": {task: torch.from_numpy(weights) for task, weights in train.weights.items()},
     }
+    pseudo = None
+    if config.pseudo_labels:
+        pseudo = load_pseudo_labels(Path(config.pseudo_labels), train.images, train.sources)
+        targets["pseudo"] = pseudo_targets(pseudo)
+        LOGGER.info("pseudo-labels of %s, weight %s: %s", config.pseudo_labels, config.pseudo_weight, pseudo.counts())
     validation = HeadsValidation(splits.tasks, config.normalization)
     stop_at = config.epochs if epochs_now <= 0 else min(config.epochs, state["epoch"] + epochs_now)
     while state["epoch"] < stop_at:
@@ -395,6 +466,7 @@ def train_heads(splits: HeadSplits, config: HeadsConfig, run_directory: Path, ep
                     "tasks": list(TASK_CLASSES),
                     "input_size": config.input_size,
                     "framing": list(splits.framing),
+                    "pseudo_labels": {"weight": config.pseudo_weight, **pseudo.description()} if pseudo else {},
                 },
                 best_path,
             )
@@ -452,6 +524,7 @@ def export_heads(checkpoint: Path, output: Path, command: str, flip_average: boo
             "dataset": DATASET_NAMES,
             "training_command": command,
             "selected_epoch": state["state"]["best_epoch"],
+            **({"pseudo_labels": state["pseudo_labels"]} if state.get("pseudo_labels") else {}),
         },
         flip_average=flip_average,
         normalization=state["normalization"],
