@@ -16,7 +16,7 @@ from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.training.__main__ import parse_arguments  # noqa: E402
 from face_affect.training.age import AGE_BINS, CHILD_AGE, NO_GENDER, age_standard_deviation, expected_age, two_hot  # noqa: E402
 from face_affect.training.datasets import FER2013_CLASSES, GENDER_CLASSES, LabelledSplits  # noqa: E402
-from face_affect.training.framing import reframed  # noqa: E402
+from face_affect.training.framing import reframed, resized  # noqa: E402
 from face_affect.training.heads import (  # noqa: E402
     NO_LABEL,
     TASK_CLASSES,
@@ -26,7 +26,6 @@ from face_affect.training.heads import (  # noqa: E402
     head_losses,
     label_training_faces,
     pseudo_targets,
-    resized,
     train_heads,
     training_faces,
 )
@@ -66,9 +65,9 @@ def real_faces() -> HeadSplits:
         "race": np.concatenate([adults[3], children[2]]),
         "gender": np.concatenate([adults[1], np.full(4, NO_GENDER)]),
     }
-    age_images = resized(np.concatenate([adults[0], children[0]]), SIZE)
+    age_images = resized(np.concatenate([adults[0], children[0]]), SIZE, SIZE)
     age = labelled_splits(TASK_CLASSES["age"], age_images, two_hot(ages).argmax(1), extra, two_hot(ages))
-    lfw = [resized(reframed(lfw_images, LFW_FRAMING, FRAMING), SIZE)]
+    lfw = [resized(reframed(lfw_images, LFW_FRAMING, FRAMING), SIZE, SIZE)]
     train = training_faces(emotion, age, lfw, [lfw_labels.astype(np.int64)], FRAMING, 0.5)
     return HeadSplits(train, {}, FRAMING)
 
@@ -130,7 +129,7 @@ def test_teachers_label_only_the_tasks_a_source_lacks_at_the_thresholds(real_fac
     with pytest.raises(ValueError, match=r"\(count, sources, sha256 differ.* 40 faces.* 39 "):
         load_pseudo_labels(path, data.images[:-1], {**data.sources, "lfw": 7})
     with pytest.raises(ValueError, match=r"\(image_shape, sha256 differ.*of \[48, 48\].*of \[40, 40\]"):
-        load_pseudo_labels(path, resized(data.images, 40), data.sources)  # another --input-size
+        load_pseudo_labels(path, resized(data.images, 40, 40), data.sources)  # another --input-size
 
 
 def test_several_teachers_of_a_task_are_averaged_and_each_sees_its_own_framing(real_faces, tmp_path):
