@@ -31,7 +31,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY / "src"))
 
 from face_affect.corruptions import CORRUPTIONS, corrupted_sets  # noqa: E402
-from face_affect.settings import MODELS_DIRECTORY  # noqa: E402
+from face_affect.settings import Settings, resolve_model_path  # noqa: E402
 from face_affect.training.calibration import model_probabilities  # noqa: E402
 from face_affect.training.datasets import load_dataset, load_ferplus_votes, majority_labels  # noqa: E402
 from face_affect.training.evaluation import accuracy_by_group, evaluate  # noqa: E402
@@ -86,13 +86,13 @@ def main() -> int:
     parser.add_argument(
         "--emotion-model",
         type=Path,
-        default=MODELS_DIRECTORY / "emotion_mini_xception.onnx",
+        default=resolve_model_path(Settings().emotion_model),
         help="an emotion file, or a multi-head file with an emotion head",
     )
     parser.add_argument(
         "--gender-model",
         type=Path,
-        default=MODELS_DIRECTORY / "gender_mini_xception.onnx",
+        default=resolve_model_path(Settings().gender_model),
         help="a gender file, or a multi-head file with a gender head",
     )
     parser.add_argument("--split", default="test", choices=("val", "test"))

@@ -51,7 +51,7 @@ sys.path.insert(0, str(REPOSITORY / "src"))
 
 from face_affect.classifiers import OnnxClassifier  # noqa: E402
 from face_affect.quality import view_quality  # noqa: E402
-from face_affect.settings import MODELS_DIRECTORY, Settings  # noqa: E402
+from face_affect.settings import Settings, resolve_model_path  # noqa: E402
 from face_affect.smoothing import SmoothedAttribute, as_stated  # noqa: E402
 from face_affect.training.datasets import LabelledSplits, load_dataset  # noqa: E402
 from face_affect.training.framing import model_faces  # noqa: E402
@@ -63,8 +63,8 @@ CLIP_SECONDS = 1.5
 NEVER = CLIP_SECONDS + 1 / RATE
 """The delay given to a change the smoothed label did not follow within the clip's second half."""
 TASKS = {
-    "emotion": (MODELS_DIRECTORY / "emotion_mini_xception.onnx", SHARED / "fer2013.npz"),
-    "gender": (MODELS_DIRECTORY / "gender_mini_xception.onnx", SHARED / "gender_utkface.npz"),
+    "emotion": (resolve_model_path(Settings().emotion_model), SHARED / "fer2013.npz"),
+    "gender": (resolve_model_path(Settings().gender_model), SHARED / "gender_utkface.npz"),
 }
 
 

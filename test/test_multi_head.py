@@ -18,6 +18,7 @@ from face_affect.errors import ModelError
 from face_affect.frames import to_grey
 from face_affect.pipeline import FaceAffectPipeline
 from face_affect.saliency import GuidedBackpropagation
+from face_affect.settings import Settings, resolve_model_path
 from face_affect.training.calibration import set_graph_temperature, temperature_scaled
 from face_affect.training.datasets import LabelledSplits
 from face_affect.training.framing import model_faces, reframed, resized
@@ -76,7 +77,7 @@ def test_a_file_named_for_several_tasks_runs_once_per_batch_of_faces(heads_file:
     settings = {"gender_model": str(heads_file), "age_model": str(heads_file)}
     classifiers = FaceClassifiers.from_settings(settings)
     assert classifiers.tasks == ["gender", "emotion", "age"]
-    assert classifiers.model_files == [str(heads_file), str(MODELS_DIRECTORY / "emotion_mini_xception.onnx")]
+    assert classifiers.model_files == [str(heads_file), str(resolve_model_path(Settings().emotion_model))]
     assert [[head.task for head in heads] for heads in classifiers.sessions] == [["gender", "age"], ["emotion"]]
     pipeline = FaceAffectPipeline.from_settings(settings)
     boxes = pipeline.detect(two_people)

@@ -69,7 +69,7 @@ class Settings:
     min_face_size: int = setting(40, "smallest face side Haar searches for", "px (source)", 1, 10000)
     detection_width: int = setting(640, "frames wider than this get a downscaled (coarse) pass", "px", 0, 100000)
     gender_model: str = setting("models/gender_mini_xception.onnx", "gender classifier, ONNX")
-    emotion_model: str = setting("models/emotion_mini_xception.onnx", "emotion classifier, ONNX")
+    emotion_model: str = setting("models/emotion_mini_xception_wide.onnx", "emotion classifier, ONNX")
     age_model: str = setting("models/age_mini_xception.onnx", "age estimator, ONNX; empty: no age estimate")
     extra_models: list = setting([], "further classifier ONNX files; each one's task comes from its metadata")
     onnx_threads: int = setting(1, "onnxruntime intra-op threads per model", "threads", 1, 64)
