@@ -106,7 +106,7 @@ class Settings:
         1.0,
     )
     emotion_min_confidence: float = setting(
-        0.35,
+        0.4,
         "a track's smoothed emotion is stated only at this confidence or more, else it is unsure (empty label)",
         "0..1",
         0.0,
