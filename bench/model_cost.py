@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from face_affect.classifiers import OnnxClassifier, run_heads
-from face_affect.settings import SOURCE_ROOT, load_settings
+from face_affect.settings import SOURCE_ROOT, load_settings, resolve_model_path
 
 BUDGET_MS = 4.0
 WARM_UP_ROUNDS = 30
@@ -30,7 +30,7 @@ WARM_UP_ROUNDS = 30
 def default_files() -> list[Path]:
     settings = load_settings()
     names = (settings.gender_model, settings.emotion_model, settings.age_model)
-    return list(dict.fromkeys(SOURCE_ROOT / name for name in names))
+    return list(dict.fromkeys(resolve_model_path(name) for name in names))
 
 
 def main() -> int:
