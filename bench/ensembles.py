@@ -8,8 +8,8 @@ shows them. Emotion is scored on FER-2013, FER+ majority and the mean under the 
 gender's recall. Members may be single-task or multi-head files (the task's head is used).
 
 ``python bench/ensembles.py emotion FILE FILE [...] [--split val]``, results in
-``bench/results/ensembles_<task>_<split>.json``. Issue 32 asked whether more networks per face
-would pay: this is the measurement that answers it before any training.
+``bench/results/ensembles_<task>_<split>.json``. It tells whether more networks per face would pay
+before any training is spent on one file that holds them.
 """
 
 from __future__ import annotations

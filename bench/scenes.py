@@ -1,8 +1,8 @@
 """The frames the benchmarks publish: moving windows over the shared photos, chosen to hold 0 to 7 faces
 (ROS-free, so the ROS 1 and ROS 2 benchmarks and bench/pipeline.py share them).
 
-A scene's name gives the faces it was chosen for; BlazeFace finds 5 in ``vga_4_faces`` (a face at
-its edge) and 7 in ``vga_7_faces`` on 87% of the frames of its pan, 6 on the rest (issue 32's seven-face bar)."""
+A scene's name gives the faces it was chosen for; BlazeFace finds 5 in every frame of ``vga_4_faces``,
+and 7 in ``vga_7_faces`` on 87% of the frames of its pan, 6 on the rest (issue 32's seven-face bar)."""
 
 from __future__ import annotations
 
